@@ -1,0 +1,110 @@
+"""Labelled / unlabelled partition of the training images, and batching by index.
+
+The images stay in one tensor on the training device; a batch is an index tensor into it,
+so no per-image Python code runs while training.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import PyrossError
+from .dataset import Split
+
+
+def select_labelled(y, n_labels, num_classes, seed):
+    """Choose which training images keep their label.
+
+    :param torch.Tensor y: labels of the training images.
+    :param n_labels: ``"all"`` for every image, or an int: ``n_labels / num_classes`` images
+        of each class are drawn with ``seed``; the others form the unlabelled set.
+    :returns: ``(labelled_idx, unlabelled_idx)``, disjoint, sorted index tensors.
+    :raises PyrossError: if ``n_labels`` is not a positive multiple of ``num_classes`` or a
+        class has fewer images than asked for.
+    """
+    everything = torch.arange(len(y))
+    if n_labels == "all":
+        return everything, everything[:0]
+    if n_labels <= 0 or n_labels % num_classes:
+        raise PyrossError(f"--labels {n_labels} must be a positive multiple of the "
+                          f"number of classes ({num_classes}), or 'all'")
+    per_class = n_labels // num_classes
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(num_classes):
+        members = everything[y == c]
+        if len(members) < per_class:
+            raise PyrossError(f"--labels {n_labels} asks for {per_class} images of class {c}, "
+                              f"but the training set has only {len(members)}")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    labelled = torch.cat(chosen).sort().values
+    mask = torch.ones(len(y), dtype=torch.bool)
+    mask[labelled] = False
+    return labelled, everything[mask]
+
+
+def subsample(idx, n, seed):
+    """Keep ``n`` of the indices ``idx`` (all when ``n`` is ``"all"``), drawn with ``seed``."""
+    if n == "all":
+        return idx
+    if n > len(idx):
+        raise PyrossError(f"--unlabelled {n} is more than the {len(idx)} unlabelled images there are")
+    generator = torch.Generator().manual_seed(seed + 1)
+    return idx[torch.randperm(len(idx), generator=generator)[:n]].sort().values
+
+
+def index_batches(n, batch_size, generator, device):
+    """Shuffle ``range(n)`` with ``generator`` and cut it into batches of indices.
+
+    :returns: a list of index tensors on ``device``; the last one may be shorter.
+    """
+    return list(torch.randperm(n, generator=generator).to(device).split(batch_size))
+
+
+def binarize(x, generator=None):
+    """Dynamic binarisation: draw each pixel as Bernoulli(intensity).
+
+    A fresh draw every time an image is used makes the Bernoulli likelihood p(x | y, z) a
+    proper likelihood for grey-level images and acts as data augmentation.
+    """
+    return torch.bernoulli(x, generator=generator)
+
+
+@dataclass
+class SemiSupervisedData:
+    """What the trainer consumes: the labelled and unlabelled training images and the
+    held-out splits, on one device.
+
+    :ivar Split labelled: training images whose label the learner sees.
+    :ivar torch.Tensor unlabelled: training images without labels, ``(N_u, D)``.
+    :ivar Split valid: validation split.
+    :ivar Split test: test split.
+    """
+
+    labelled: Split
+    unlabelled: torch.Tensor
+    valid: Split
+    test: Split
+
+    @classmethod
+    def from_dataset(cls, dataset, n_labels, seed, n_unlabelled="all", device="cpu"):
+        """Partition ``dataset.train`` into labelled and unlabelled images.
+
+        :param dataset: a :class:`~pyross.data.Dataset`.
+        :param n_labels: number of labelled images, or ``"all"``.
+        :param int seed: seed of the draw.
+        :param n_unlabelled: number of unlabelled images to keep, or ``"all"``.
+        """
+        train = dataset.train
+        labelled, unlabelled = select_labelled(train.y, n_labels, dataset.num_classes, seed)
+        unlabelled = subsample(unlabelled, n_unlabelled, seed)
+        return cls(
+            labelled=Split(train.x[labelled], train.y[labelled]).to(device),
+            unlabelled=train.x[unlabelled].to(device),
+            valid=dataset.valid.to(device),
+            test=dataset.test.to(device),
+        )
+
+    @property
+    def n_train(self):
+        """N: number of training images the learner uses, labelled plus unlabelled."""
+        return len(self.labelled) + len(self.unlabelled)

@@ -1,0 +1,84 @@
+r"""M2: the generative semi-supervised model of Kingma et al. (2014), section 3.1.2.
+
+Generative story (``model``), for each image in the batch (plate ``data``):
+
+.. math::
+
+    y &\sim p(y) = \mathrm{Cat}(y \mid \tfrac{1}{K}, \dots, \tfrac{1}{K})   && \text{site } \texttt{y} \\
+    z &\sim p(z) = \mathcal{N}(z \mid 0, I)                              && \text{site } \texttt{z} \\
+    x &\sim p_\theta(x \mid y, z) = \mathrm{Bernoulli}(x \mid \mathrm{decoder}_\theta(y, z)) && \text{site } \texttt{x}
+
+Inference network (``guide``):
+
+.. math::
+
+    q_\phi(y \mid x) &= \mathrm{Cat}(y \mid \mathrm{classifier}_\phi(x))  && \text{site } \texttt{y} \text{ (unlabelled only)} \\
+    q_\phi(z \mid x, y) &= \mathcal{N}(z \mid \mu_\phi(x, y), \mathrm{diag}\,\sigma^2_\phi(x, y)) && \text{site } \texttt{z}
+
+With ``y`` given, ``y`` is observed in the model and the guide conditions on it: the ELBO is
+Kingma's labelled bound :math:`-\mathcal{L}(x, y)`. With ``y=None`` the guide samples ``y`` from
+the classifier; the training objective (:mod:`pyross.objectives`) marks that site for
+parallel enumeration, so ``TraceEnum_ELBO`` sums over all classes exactly and yields the
+unlabelled bound :math:`-\mathcal{U}(x) = \sum_y q(y|x)(-\mathcal{L}(x,y)) + \mathcal{H}(q(y|x))`.
+"""
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+
+from ..nets import MLP, GaussianMLP, one_hot
+
+
+class M2(nn.Module):
+    """Kingma et al.'s M2 as a Pyro model/guide pair with sites ``y``, ``z``, ``x``.
+
+    :param int x_dim: pixels per flattened image.
+    :param int num_classes: K, the number of classes.
+    :param int z_dim: dimension of the style latent ``z``.
+    :param hidden: hidden layer sizes of every network, e.g. ``(500,)``.
+    :param str activation: hidden activation (``"softplus"`` as in the paper, or ``"relu"``).
+    :param bool batch_norm: batch-normalise hidden layers (as in the seed report).
+    """
+
+    def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
+                 activation="softplus", batch_norm=False):
+        super().__init__()
+        self.x_dim, self.num_classes, self.z_dim = x_dim, num_classes, z_dim
+        # p_theta(x | y, z): Bernoulli logits from (y, z)
+        self.decoder = MLP([num_classes, z_dim], hidden, x_dim, activation, batch_norm)
+        # q_phi(z | x, y): Gaussian location and scale from (x, y)
+        self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, batch_norm)
+        # q_phi(y | x): class logits from x
+        self.encoder_y = MLP([x_dim], hidden, num_classes, activation, batch_norm)
+
+    def model(self, x, y=None):
+        """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.
+
+        :param torch.Tensor x: binary images, ``(B, x_dim)``.
+        :param torch.Tensor y: labels ``(B,)``, or ``None`` for unlabelled images.
+        """
+        pyro.module("m2", self)
+        with pyro.plate("data", x.shape[0]):
+            prior_y = x.new_zeros(self.num_classes)  # uniform: equal logits
+            y = pyro.sample("y", dist.Categorical(logits=prior_y), obs=y)
+            z = pyro.sample("z", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
+            logits = self.decoder(one_hot(y, self.num_classes), z)
+            pyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
+
+    def guide(self, x, y=None):
+        """q(y, z | x) = q(y | x) q(z | x, y); conditions on ``y`` when given.
+
+        :param torch.Tensor x: binary images, ``(B, x_dim)``.
+        :param torch.Tensor y: labels ``(B,)``, or ``None``: then ``y`` is drawn from
+            q(y | x) (enumerated by the objective).
+        """
+        pyro.module("m2", self)
+        with pyro.plate("data", x.shape[0]):
+            if y is None:
+                y = pyro.sample("y", dist.Categorical(logits=self.encoder_y(x)))
+            loc, scale = self.encoder_z(x, one_hot(y, self.num_classes))
+            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+
+    def classifier(self, x):
+        """Logits of q(y | x): the classifier used for the auxiliary loss and for prediction."""
+        return self.encoder_y(x)

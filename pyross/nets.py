@@ -1,0 +1,90 @@
+"""Neural building blocks shared by the models.
+
+Every network that reads several inputs (an image and a one-hot label, say) starts with a
+:class:`JointLinear` layer: the linear map of the concatenation ``[x, y]`` written as the sum
+``W_x x + W_y y + b``. Written this way the inputs *broadcast*: when Pyro enumerates the 10
+values of ``y`` (shape ``(10, 1, 10)``) against a batch ``x`` (shape ``(B, 784)``), ``W_x x`` is
+computed once for the batch and only the small ``W_y y`` term is computed per class.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
+
+
+class JointLinear(nn.Module):
+    """Linear layer on the concatenation of several inputs, which may broadcast.
+
+    :param in_dims: the size of each input.
+    :param int out_dim: output size.
+    """
+
+    def __init__(self, in_dims, out_dim):
+        super().__init__()
+        self.parts = nn.ModuleList(nn.Linear(d, out_dim, bias=(i == 0)) for i, d in enumerate(in_dims))
+
+    def forward(self, *inputs):
+        out = self.parts[0](inputs[0])
+        for part, x in zip(self.parts[1:], inputs[1:]):
+            out = out + part(x)
+        return out
+
+
+class BatchNorm(nn.BatchNorm1d):
+    """Batch normalisation over all leading dimensions (batch and any enumeration dims)."""
+
+    def forward(self, h):
+        return super().forward(h.reshape(-1, h.shape[-1])).reshape(h.shape)
+
+
+class MLP(nn.Module):
+    """A multi-layer perceptron ``inputs → hidden[0] → ... → hidden[-1] → out_dim``.
+
+    Each hidden layer is linear, optionally batch-normalised, then the activation; the
+    output layer is linear with no activation (logits, locations, ...).
+
+    :param in_dims: sizes of the inputs, joined by :class:`JointLinear`.
+    :param hidden: sizes of the hidden layers (at least one).
+    :param int out_dim: output size.
+    :param str activation: a key of :data:`ACTIVATIONS`.
+    :param bool batch_norm: batch-normalise the hidden layers.
+    """
+
+    def __init__(self, in_dims, hidden, out_dim, activation="softplus", batch_norm=False):
+        super().__init__()
+        hidden = list(hidden)
+        self.input = JointLinear(in_dims, hidden[0])
+        layers = []
+        for i, width in enumerate(hidden):
+            if batch_norm:
+                layers.append(BatchNorm(width))
+            layers.append(ACTIVATIONS[activation]())
+            layers.append(nn.Linear(width, hidden[i + 1] if i + 1 < len(hidden) else out_dim))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, *inputs):
+        return self.body(self.input(*inputs))
+
+
+class GaussianMLP(nn.Module):
+    """An MLP whose output is the location and scale of a diagonal Gaussian.
+
+    The last layer is linear for the location and softplus for the scale: no ReLU on the
+    posterior parameters (a classic bug: it zeroes negative locations and kills gradients).
+
+    :returns: ``(loc, scale)``, each of size ``out_dim``.
+    """
+
+    def __init__(self, in_dims, hidden, out_dim, activation="softplus", batch_norm=False):
+        super().__init__()
+        self.net = MLP(in_dims, hidden, 2 * out_dim, activation, batch_norm)
+
+    def forward(self, *inputs):
+        loc, raw_scale = self.net(*inputs).chunk(2, dim=-1)
+        return loc, F.softplus(raw_scale) + 1e-4
+
+
+def one_hot(y, num_classes):
+    """One-hot float encoding of integer labels ``y`` (any shape, e.g. enumerated)."""
+    return F.one_hot(y.long(), num_classes).to(torch.get_default_dtype())
