@@ -20,6 +20,6 @@ def unknown_name(kind, name, choices):
     :returns: a :class:`PyrossError` suggesting the closest valid name.
     """
     choices = sorted(choices)
-    close = difflib.get_close_matches(name, choices, n=1)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return PyrossError(f"unknown {kind} '{name}'{hint} (choose from: {', '.join(choices)})")

@@ -1,0 +1,110 @@
+"""The command line end to end on small made-up data (see conftest.py)."""
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from pyross.cli import main
+
+SMALL = ["--labels", "20", "--unlabelled", "60", "--batch-size", "20", "--hidden", "16",
+         "--z-dim", "4", "--epochs", "1", "--device", "cpu", "--quiet"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run_dir(mnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "m2"
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    return str(out)
+
+
+def test_fit_writes_the_run_folder(run_dir):
+    for name in ("config.json", "metrics.jsonl", "best.pt", "last.pt", "summary.json"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    config = json.load(open(os.path.join(run_dir, "config.json")))
+    assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
+    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "activation": "softplus",
+                                       "batch_norm": False}
+    lines = open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines()
+    record = json.loads(lines[0])
+    assert len(lines) == 1 and record["epoch"] == 1
+    for key in ("loss", "labelled", "unlabelled", "classifier", "valid_accuracy", "test_accuracy", "seconds"):
+        assert key in record, key
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    assert summary["best_epoch"] == 1 and 0 <= summary["test_accuracy"] <= 1
+
+
+def test_evaluate_writes_a_confusion_matrix(run_dir):
+    result = invoke("evaluate", run_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    assert f"test accuracy {summary['test_accuracy']:.4f}" in result.output
+    with open(os.path.join(run_dir, "confusion_matrix.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_continues_where_the_run_stopped(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    assert invoke("fit", "m2", "--data-dir", mnist_dir, "--out", out, *SMALL).exit_code == 0
+    result = invoke("fit", "m2", "--resume", out, "--epochs", "2", "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    epochs = [json.loads(line)["epoch"] for line in open(out / "metrics.jsonl")]
+    assert epochs == [1, 2]
+
+
+def test_models_lists_m2():
+    result = invoke("models")
+    assert result.exit_code == 0 and result.output.startswith("m2")
+
+
+BAD = [
+    (["fit", "m3"], "unknown model 'm3'; did you mean 'm2'?"),
+    (["fit", "m2", "--dataset", "mnsit"], "unknown dataset 'mnsit'; did you mean 'mnist'?"),
+    (["fit", "m2", "--alpha", "-0.5"], "--alpha must be >= 0"),
+    (["fit", "m2", "--labels", "400"], "has only"),
+    (["fit", "m2", "--labels", "15"], "multiple of the number of classes"),
+    (["fit", "m2", "--labels", "many"], "whole number or 'all'"),
+    (["fit", "m2", "--hidden", "500,x"], "--hidden"),
+    (["fit", "m2", "--epochs", "0"], "--epochs must be positive"),
+    (["fit", "m2", "--device", "tpu"], "tpu"),
+    (["evaluate", "no-such-run"], "not a pyross run folder"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_exit_2_nothing_written(args, message, mnist_dir, tmp_path):
+    out = tmp_path / "out"
+    extra = ["--data-dir", mnist_dir, "--out", out] if args[0] == "fit" else []
+    result = invoke(*args, *extra)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_missing_data_dir_is_one_line(tmp_path):
+    result = invoke("fit", "m2", "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_out_is_not_overwritten(run_dir, mnist_dir):
+    before = open(os.path.join(run_dir, "metrics.jsonl")).read()
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", run_dir, *SMALL)
+    assert result.exit_code == 2 and "--overwrite" in result.stderr
+    assert open(os.path.join(run_dir, "metrics.jsonl")).read() == before
+
+
+def test_corrupt_checkpoint_is_one_line(run_dir, tmp_path):
+    import shutil
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "best.pt").write_bytes(b"not a checkpoint")
+    result = invoke("evaluate", broken, "--device", "cpu")
+    assert result.exit_code == 2 and "corrupt" in result.stderr and result.stderr.count("\n") == 1

