@@ -18,6 +18,7 @@ from .errors import PyrossError
 from .evaluation import accuracy, confusion_matrix, predict
 from .models import MODELS, get_model_class
 from .plots import plot_confusion_matrix
+from .report import runs_table
 from .runs import BEST, LAST, Run
 from .train import Trainer
 
@@ -34,12 +35,15 @@ def _count_or_all(name):
 
 
 def _hidden(ctx, param, value):
+    if value is None:
+        return None
     try:
         sizes = [int(v) for v in value.split(",")]
     except ValueError:
         sizes = []
     if not sizes or min(sizes) <= 0:
-        raise PyrossError(f"--hidden must be positive layer sizes separated by commas, e.g. 500,500; not '{value}'")
+        raise PyrossError(f"--{param.name.replace('_', '-')} must be positive layer sizes separated by commas, "
+                          f"e.g. 500,500; not '{value}'")
     return sizes
 
 
@@ -108,6 +112,8 @@ def models_cmd():
 @click.option("--z-dim", default=50, show_default=True, type=int, help="dimension of z")
 @click.option("--hidden", default="500", show_default=True, callback=_hidden,
               help="hidden layer sizes of every network, e.g. 500 or 500,500")
+@click.option("--classifier-hidden", callback=_hidden, help="hidden sizes of q(y|x)  [default: --hidden]")
+@click.option("--decoder-hidden", callback=_hidden, help="hidden sizes of p(x|y,z)  [default: --hidden]")
 @click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), default="softplus",
               show_default=True)
 @click.option("--batch-norm/--no-batch-norm", default=False, show_default=True)
@@ -118,8 +124,8 @@ def models_cmd():
 @click.option("--overwrite", is_flag=True, help="replace an existing --out folder")
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, activation,
-        batch_norm, seed, device, data_dir, out, overwrite, resume_dir, quiet):
+def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier_hidden,
+        decoder_hidden, activation, batch_norm, seed, device, data_dir, out, overwrite, resume_dir, quiet):
     """Train MODEL and write a run folder."""
     if resume_dir is not None:
         run = Run.open(resume_dir)
@@ -134,7 +140,8 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
             "alpha": alpha, "epochs": epochs or 50, "batch_size": batch_size, "lr": lr, "seed": seed,
             "data_dir": data_dir,
-            "model_options": {"z_dim": z_dim, "hidden": hidden, "activation": activation,
+            "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier_hidden": classifier_hidden,
+                              "decoder_hidden": decoder_hidden, "activation": activation,
                               "batch_norm": batch_norm},
         }
     device = resolve_device(device)
@@ -187,3 +194,10 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     plot_confusion_matrix(counts, data_set.class_names, path,
                           title=f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}")
     click.echo(f"test accuracy {acc:.4f} ({checkpoint} checkpoint, epoch {state['epoch']}); wrote {path}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True)
+def report(run_dirs):
+    """Print a markdown table of RUN_DIRS: options, accuracy curve, best epoch, test accuracy."""
+    click.echo(runs_table(run_dirs))

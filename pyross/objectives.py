@@ -23,7 +23,7 @@ with :math:`-\mathcal{L}` and :math:`-\mathcal{U}` the labelled and unlabelled E
 Why this scaling: the labelled examples are few (:math:`N_l = 100`) and are cycled, one
 labelled batch per unlabelled batch, so each step weighs a labelled image like an unlabelled
 one (the seed report's "joint step"; weighting the labelled bound by its share
-:math:`N_l/N` of the data starved the classifier in our runs). Kingma's classifier term,
+:math:`N_l/N` of the data, 1/500 with 100 labels, starves the classifier). Kingma's classifier term,
 :math:`\alpha N` times a mean over labelled images, is :math:`\alpha N / N_l` per labelled
 image; the last term keeps that ratio to the labelled bound. Everything is divided by the
 batch sizes so the learning rate does not depend on them. With 100 labels of 50,000 images

@@ -51,6 +51,7 @@ class Trainer:
         self.svi = make_svi(model, self.objective, lr)
         self.steps_per_epoch = math.ceil((n_unlabelled or len(data.labelled)) / batch_size)
         self.epoch, self.best = 0, {"valid_accuracy": -1.0, "epoch": 0}
+        self.last_valid = float("nan")  # validation accuracy of the last epoch, for the progress bar
 
     def resume(self):
         """Load ``last.pt`` of the run: weights, optimiser state, RNG state, epoch."""
@@ -76,8 +77,8 @@ class Trainer:
 
     def train_epoch(self, epoch):
         """Take one epoch of SVI steps; return the mean of each loss term."""
-        sums, bar = {}, tqdm(self._batches(epoch), desc=f"epoch {epoch}", leave=False,
-                             disable=not self.progress, unit="step")
+        sums, bar = {}, tqdm(self._batches(epoch), desc=f"epoch {epoch} (valid {self.last_valid:.3f})",
+                             leave=False, disable=not self.progress, unit="step")
         for step, (li, ui) in enumerate(bar, 1):
             labelled = (binarize(self.data.labelled.x[li]), self.data.labelled.y[li])
             unlabelled = None if ui is None else binarize(self.data.unlabelled[ui])
@@ -109,7 +110,7 @@ class Trainer:
                 self.best = {"valid_accuracy": record["valid_accuracy"], "epoch": epoch}
                 self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
             self.run.log_metrics(record)
-            self.epoch = epoch
+            self.epoch, self.last_valid = epoch, record["valid_accuracy"]
             self.run.save_checkpoint(LAST, _checkpoint(self.model, self.svi, epoch, self.best))
             tqdm.write(f"epoch {epoch:3d}  loss {record['loss']:8.2f}  valid {record['valid_accuracy']:.4f}"
                        f"  test {record['test_accuracy']:.4f}  {seconds:.1f} s")

@@ -28,8 +28,8 @@ def test_fit_writes_the_run_folder(run_dir):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     config = json.load(open(os.path.join(run_dir, "config.json")))
     assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
-    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "activation": "softplus",
-                                       "batch_norm": False}
+    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier_hidden": None,
+                                       "decoder_hidden": None, "activation": "softplus", "batch_norm": False}
     lines = open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines()
     record = json.loads(lines[0])
     assert len(lines) == 1 and record["epoch"] == 1
@@ -108,3 +108,10 @@ def test_corrupt_checkpoint_is_one_line(run_dir, tmp_path):
     (broken / "best.pt").write_bytes(b"not a checkpoint")
     result = invoke("evaluate", broken, "--device", "cpu")
     assert result.exit_code == 2 and "corrupt" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_report_tabulates_runs(run_dir):
+    result = invoke("report", run_dir)
+    assert result.exit_code == 0
+    header, rule, row = result.output.strip().splitlines()
+    assert header.startswith("| run |") and "alpha=0.5" in row and "z_dim=4" in row

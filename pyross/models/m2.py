@@ -36,20 +36,22 @@ class M2(nn.Module):
     :param int num_classes: K, the number of classes.
     :param int z_dim: dimension of the style latent ``z``.
     :param hidden: hidden layer sizes of every network, e.g. ``(500,)``.
+    :param classifier_hidden: hidden sizes of the classifier q(y | x), if not ``hidden``.
+    :param decoder_hidden: hidden sizes of the decoder p(x | y, z), if not ``hidden``.
     :param str activation: hidden activation (``"softplus"`` as in the paper, or ``"relu"``).
     :param bool batch_norm: batch-normalise hidden layers (as in the seed report).
     """
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
-                 activation="softplus", batch_norm=False):
+                 activation="softplus", batch_norm=False, classifier_hidden=None, decoder_hidden=None):
         super().__init__()
         self.x_dim, self.num_classes, self.z_dim = x_dim, num_classes, z_dim
         # p_theta(x | y, z): Bernoulli logits from (y, z)
-        self.decoder = MLP([num_classes, z_dim], hidden, x_dim, activation, batch_norm)
+        self.decoder = MLP([num_classes, z_dim], decoder_hidden or hidden, x_dim, activation, batch_norm)
         # q_phi(z | x, y): Gaussian location and scale from (x, y)
         self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, batch_norm)
         # q_phi(y | x): class logits from x
-        self.encoder_y = MLP([x_dim], hidden, num_classes, activation, batch_norm)
+        self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, batch_norm)
 
     def model(self, x, y=None):
         """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.
