@@ -59,7 +59,8 @@ def resolve_device(name):
 def build_model(config, dataset):
     """Instantiate the model a run's ``config`` describes, for ``dataset``."""
     cls = get_model_class(config["model"])
-    return cls(x_dim=dataset.x_dim, num_classes=dataset.num_classes, **config["model_options"])
+    return cls(x_dim=dataset.x_dim, num_classes=dataset.num_classes, image_shape=dataset.image_shape,
+               **config["model_options"])
 
 
 def _check_positive(**values):
@@ -112,6 +113,8 @@ def models_cmd():
 @click.option("--z-dim", default=50, show_default=True, type=int, help="dimension of z")
 @click.option("--hidden", default="500", show_default=True, callback=_hidden,
               help="hidden layer sizes of every network, e.g. 500 or 500,500")
+@click.option("--classifier", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True,
+              help="network of q(y|x): MLP (as in the paper) or a small CNN")
 @click.option("--classifier-hidden", callback=_hidden, help="hidden sizes of q(y|x)  [default: --hidden]")
 @click.option("--decoder-hidden", callback=_hidden, help="hidden sizes of p(x|y,z)  [default: --hidden]")
 @click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), default="softplus",
@@ -124,7 +127,8 @@ def models_cmd():
 @click.option("--overwrite", is_flag=True, help="replace an existing --out folder")
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier_hidden,
+def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier,
+        classifier_hidden,
         decoder_hidden, activation, batch_norm, seed, device, data_dir, out, overwrite, resume_dir, quiet):
     """Train MODEL and write a run folder."""
     if resume_dir is not None:
@@ -140,7 +144,8 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
             "alpha": alpha, "epochs": epochs or 50, "batch_size": batch_size, "lr": lr, "seed": seed,
             "data_dir": data_dir,
-            "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier_hidden": classifier_hidden,
+            "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
+                              "classifier_hidden": classifier_hidden,
                               "decoder_hidden": decoder_hidden, "activation": activation,
                               "batch_norm": batch_norm},
         }

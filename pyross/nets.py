@@ -85,6 +85,37 @@ class GaussianMLP(nn.Module):
         return loc, F.softplus(raw_scale) + 1e-4
 
 
+class ConvClassifier(nn.Module):
+    """A small convolutional network from flattened images to class logits.
+
+    Two 5x5 convolutions with stride 2 (16 and 32 channels), each optionally batch-normalised
+    and followed by the activation, then an MLP on the flattened feature maps. It reads only
+    images (one input), so it serves as q(y | x), never as a network of enumerated inputs.
+
+    :param tuple image_shape: ``(channels, height, width)`` of the flattened input.
+    :param hidden: hidden sizes of the MLP after the convolutions.
+    :param int out_dim: number of logits.
+    """
+
+    def __init__(self, image_shape, hidden, out_dim, activation="relu", batch_norm=True):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        layers, channels = [], self.image_shape[0]
+        for width in (16, 32):
+            layers.append(nn.Conv2d(channels, width, kernel_size=5, stride=2, padding=2))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width))
+            layers.append(ACTIVATIONS[activation]())
+            channels = width
+        self.conv = nn.Sequential(*layers, nn.Flatten())
+        with torch.no_grad():
+            n_features = self.conv(torch.zeros(1, *self.image_shape)).shape[-1]
+        self.mlp = MLP([n_features], hidden, out_dim, activation, batch_norm)
+
+    def forward(self, x):
+        return self.mlp(self.conv(x.reshape(-1, *self.image_shape)))
+
+
 def one_hot(y, num_classes):
     """One-hot float encoding of integer labels ``y`` (any shape, e.g. enumerated)."""
     return F.one_hot(y.long(), num_classes).to(torch.get_default_dtype())

@@ -28,7 +28,7 @@ def test_fit_writes_the_run_folder(run_dir):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     config = json.load(open(os.path.join(run_dir, "config.json")))
     assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
-    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier_hidden": None,
+    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier": "mlp", "classifier_hidden": None,
                                        "decoder_hidden": None, "activation": "softplus", "batch_norm": False}
     lines = open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines()
     record = json.loads(lines[0])
@@ -115,3 +115,10 @@ def test_report_tabulates_runs(run_dir):
     assert result.exit_code == 0
     header, rule, row = result.output.strip().splitlines()
     assert header.startswith("| run |") and "alpha=0.5" in row and "z_dim=4" in row
+
+
+def test_fit_with_a_convolutional_classifier(mnist_dir, tmp_path):
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL,
+                    "--classifier", "cnn", "--activation", "relu", "--batch-norm")
+    assert result.exit_code == 0, result.output
+    assert json.load(open(tmp_path / "cnn" / "config.json"))["model_options"]["classifier"] == "cnn"

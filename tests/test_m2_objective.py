@@ -127,3 +127,8 @@ def test_training_steps_reduce_the_loss(setup):
         svi.step((x, y), x)
     last = sum(svi.step((x, y), x) for _ in range(5)) / 5
     assert last < first
+
+
+def test_convolutional_classifier_reads_flattened_images():
+    model = M2(x_dim=784, num_classes=10, z_dim=2, hidden=(8,), classifier="cnn", image_shape=(1, 28, 28))
+    assert model.classifier(torch.rand(3, 784)).shape == (3, 10)

@@ -26,7 +26,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ..nets import MLP, GaussianMLP, one_hot
+from ..nets import MLP, ConvClassifier, GaussianMLP, one_hot
 
 
 class M2(nn.Module):
@@ -38,12 +38,16 @@ class M2(nn.Module):
     :param hidden: hidden layer sizes of every network, e.g. ``(500,)``.
     :param classifier_hidden: hidden sizes of the classifier q(y | x), if not ``hidden``.
     :param decoder_hidden: hidden sizes of the decoder p(x | y, z), if not ``hidden``.
+    :param str classifier: ``"mlp"`` (permutation-invariant, as in the paper) or ``"cnn"``
+        (a small convolutional network, :class:`~pyross.nets.ConvClassifier`) for q(y | x).
+    :param tuple image_shape: ``(channels, height, width)``, used by the ``"cnn"`` classifier.
     :param str activation: hidden activation (``"softplus"`` as in the paper, or ``"relu"``).
     :param bool batch_norm: batch-normalise hidden layers (as in the seed report).
     """
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
-                 activation="softplus", batch_norm=False, classifier_hidden=None, decoder_hidden=None):
+                 activation="softplus", batch_norm=False, classifier_hidden=None, decoder_hidden=None,
+                 classifier="mlp", image_shape=(1, 28, 28)):
         super().__init__()
         self.x_dim, self.num_classes, self.z_dim = x_dim, num_classes, z_dim
         # p_theta(x | y, z): Bernoulli logits from (y, z)
@@ -51,7 +55,11 @@ class M2(nn.Module):
         # q_phi(z | x, y): Gaussian location and scale from (x, y)
         self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, batch_norm)
         # q_phi(y | x): class logits from x
-        self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, batch_norm)
+        if classifier == "cnn":
+            self.encoder_y = ConvClassifier(image_shape, classifier_hidden or hidden, num_classes, activation,
+                                            batch_norm)
+        else:
+            self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, batch_norm)
 
     def model(self, x, y=None):
         """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.
