@@ -19,7 +19,7 @@ from .evaluation import accuracy, confusion_matrix, predict
 from .models import MODELS, get_model_class
 from .plots import plot_confusion_matrix
 from .report import runs_table
-from .runs import BEST, LAST, Run
+from .runs import BEST, CONFIG, LAST, Run
 from .train import Trainer
 
 
@@ -107,19 +107,22 @@ def models_cmd():
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,
               help="Kingma's alpha: weight of the classifier term (0.1 in the paper)")
-@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)  [default: 50]")
+@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)  [default: 8]")
 @click.option("--batch-size", default=100, show_default=True, type=int)
 @click.option("--lr", default=3e-4, show_default=True, type=float, help="Adam learning rate")
-@click.option("--z-dim", default=50, show_default=True, type=int, help="dimension of z")
-@click.option("--hidden", default="500", show_default=True, callback=_hidden,
-              help="hidden layer sizes of every network, e.g. 500 or 500,500")
-@click.option("--classifier", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True,
+@click.option("--z-dim", default=2, show_default=True, type=int, help="dimension of z")
+@click.option("--hidden", default="200,200", show_default=True, callback=_hidden,
+              help="hidden layer sizes of q(z|x,y), and of the other networks unless given, e.g. 500 or 500,500")
+@click.option("--classifier", type=click.Choice(["mlp", "cnn"]), default="cnn", show_default=True,
               help="network of q(y|x): MLP (as in the paper) or a small CNN")
-@click.option("--classifier-hidden", callback=_hidden, help="hidden sizes of q(y|x)  [default: --hidden]")
-@click.option("--decoder-hidden", callback=_hidden, help="hidden sizes of p(x|y,z)  [default: --hidden]")
-@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), default="softplus",
+@click.option("--classifier-hidden", default="256", show_default=True, callback=_hidden,
+              help="hidden sizes of q(y|x) (after the convolutions for the CNN)")
+@click.option("--decoder-hidden", default="200,400,600", show_default=True, callback=_hidden,
+              help="hidden sizes of p(x|y,z)")
+@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), default="relu",
               show_default=True)
-@click.option("--batch-norm/--no-batch-norm", default=False, show_default=True)
+@click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]), default="all", show_default=True,
+              help="which networks batch-normalise their hidden layers")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
 @click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
@@ -128,12 +131,13 @@ def models_cmd():
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier,
-        classifier_hidden,
-        decoder_hidden, activation, batch_norm, seed, device, data_dir, out, overwrite, resume_dir, quiet):
+        classifier_hidden, decoder_hidden, activation, batch_norm, seed, device, data_dir, out, overwrite,
+        resume_dir, quiet):
     """Train MODEL and write a run folder."""
     if resume_dir is not None:
         run = Run.open(resume_dir)
         config = run.config
+        _check_positive(epochs=epochs)
         config["epochs"] = epochs or config["epochs"]
     else:
         get_model_class(model)
@@ -142,7 +146,7 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
         _check_positive(epochs=epochs, batch_size=batch_size, lr=lr, z_dim=z_dim)
         config = {
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
-            "alpha": alpha, "epochs": epochs or 50, "batch_size": batch_size, "lr": lr, "seed": seed,
+            "alpha": alpha, "epochs": epochs or 8, "batch_size": batch_size, "lr": lr, "seed": seed,
             "data_dir": data_dir,
             "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
                               "classifier_hidden": classifier_hidden,
@@ -167,6 +171,7 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
                       config["seed"], progress=not quiet)
     if resume_dir is not None:
         trainer.resume()
+        run.write_json(CONFIG, config)  # with the new number of epochs
     click.echo(f"{config['model']} on {config['dataset']} ({data_set.source}): {len(data.labelled)} labelled, "
                f"{len(data.unlabelled)} unlabelled, {trainer.steps_per_epoch} steps per epoch, "
                f"device {device}; run folder {run.path}", err=True)

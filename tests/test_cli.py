@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from pyross.cli import main
 
-SMALL = ["--labels", "20", "--unlabelled", "60", "--batch-size", "20", "--hidden", "16",
-         "--z-dim", "4", "--epochs", "1", "--device", "cpu", "--quiet"]
+SMALL = ["--labels", "20", "--unlabelled", "60", "--batch-size", "20", "--hidden", "16", "--classifier", "mlp",
+         "--classifier-hidden", "16", "--decoder-hidden", "16", "--z-dim", "4", "--epochs", "1",
+         "--device", "cpu", "--quiet"]
 
 
 def invoke(*args):
@@ -28,8 +29,8 @@ def test_fit_writes_the_run_folder(run_dir):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     config = json.load(open(os.path.join(run_dir, "config.json")))
     assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
-    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier": "mlp", "classifier_hidden": None,
-                                       "decoder_hidden": None, "activation": "softplus", "batch_norm": False}
+    assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier": "mlp", "classifier_hidden": [16],
+                                       "decoder_hidden": [16], "activation": "relu", "batch_norm": "all"}
     lines = open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines()
     record = json.loads(lines[0])
     assert len(lines) == 1 and record["epoch"] == 1
@@ -55,6 +56,7 @@ def test_resume_continues_where_the_run_stopped(mnist_dir, tmp_path):
     assert result.exit_code == 0, result.output
     epochs = [json.loads(line)["epoch"] for line in open(out / "metrics.jsonl")]
     assert epochs == [1, 2]
+    assert json.load(open(out / "config.json"))["epochs"] == 2
 
 
 def test_models_lists_m2():
@@ -118,7 +120,6 @@ def test_report_tabulates_runs(run_dir):
 
 
 def test_fit_with_a_convolutional_classifier(mnist_dir, tmp_path):
-    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL,
-                    "--classifier", "cnn", "--activation", "relu", "--batch-norm")
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL, "--classifier", "cnn")
     assert result.exit_code == 0, result.output
     assert json.load(open(tmp_path / "cnn" / "config.json"))["model_options"]["classifier"] == "cnn"

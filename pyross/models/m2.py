@@ -42,24 +42,27 @@ class M2(nn.Module):
         (a small convolutional network, :class:`~pyross.nets.ConvClassifier`) for q(y | x).
     :param tuple image_shape: ``(channels, height, width)``, used by the ``"cnn"`` classifier.
     :param str activation: hidden activation (``"softplus"`` as in the paper, or ``"relu"``).
-    :param bool batch_norm: batch-normalise hidden layers (as in the seed report).
+    :param str batch_norm: batch-normalise the hidden layers of ``"all"`` networks (as in the
+        seed report), of the ``"classifier"`` only, or of ``"none"``. In the decoder, batch norm
+        makes p(x | y, z) depend on the other images and the other enumerated classes of the batch.
     """
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
-                 activation="softplus", batch_norm=False, classifier_hidden=None, decoder_hidden=None,
+                 activation="softplus", batch_norm="none", classifier_hidden=None, decoder_hidden=None,
                  classifier="mlp", image_shape=(1, 28, 28)):
         super().__init__()
         self.x_dim, self.num_classes, self.z_dim = x_dim, num_classes, z_dim
+        norm_all, norm_classifier = batch_norm == "all", batch_norm in ("all", "classifier")
         # p_theta(x | y, z): Bernoulli logits from (y, z)
-        self.decoder = MLP([num_classes, z_dim], decoder_hidden or hidden, x_dim, activation, batch_norm)
+        self.decoder = MLP([num_classes, z_dim], decoder_hidden or hidden, x_dim, activation, norm_all)
         # q_phi(z | x, y): Gaussian location and scale from (x, y)
-        self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, batch_norm)
+        self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, norm_all)
         # q_phi(y | x): class logits from x
         if classifier == "cnn":
             self.encoder_y = ConvClassifier(image_shape, classifier_hidden or hidden, num_classes, activation,
-                                            batch_norm)
+                                            norm_classifier)
         else:
-            self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, batch_norm)
+            self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, norm_classifier)
 
     def model(self, x, y=None):
         """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.
