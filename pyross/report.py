@@ -5,12 +5,12 @@ import os
 from .runs import SUMMARY, Run
 
 #: the options shown for each run, in order
-SHOWN = ("labels", "alpha", "lr", "batch_size", "seed")
+SHOWN = ("labels", "alpha", "lr", "batch_size", "augment", "seed")
 
 
 def _options(config):
     model = config["model_options"]
-    parts = [f"{k}={config[k]}" for k in SHOWN]
+    parts = [f"{k}={config[k]}" for k in SHOWN if k in config]
     parts += [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in model.items()
               if v is not None]
     return " ".join(parts)

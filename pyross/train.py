@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import binarize, index_batches
+from .data.semisupervised import random_shift
 from .errors import PyrossError
 from .evaluation import accuracy
 from .objectives import SemiSupervisedELBO, make_svi
@@ -40,11 +41,15 @@ class Trainer:
     :param int batch_size: images per labelled and per unlabelled batch.
     :param float lr: Adam's learning rate.
     :param int seed: seed of the data order and of the noise.
+    :param int augment: shift labelled images by up to this many pixels (0: no augmentation).
+    :param tuple image_shape: ``(C, H, W)`` of the images, for ``augment``.
     :param bool progress: show a progress bar.
     """
 
-    def __init__(self, model, data, run, alpha, batch_size, lr, seed, progress=True):
+    def __init__(self, model, data, run, alpha, batch_size, lr, seed, augment=0, image_shape=None,
+                 progress=True):
         self.model, self.data, self.run = model, data, run
+        self.augment, self.image_shape = augment, image_shape
         self.batch_size, self.seed, self.progress = batch_size, seed, progress
         n_unlabelled = len(data.unlabelled)
         self.objective = SemiSupervisedELBO(model, alpha, len(data.labelled), data.n_train)
@@ -80,7 +85,8 @@ class Trainer:
         sums, bar = {}, tqdm(self._batches(epoch), desc=f"epoch {epoch} (valid {self.last_valid:.3f})",
                              leave=False, disable=not self.progress, unit="step")
         for step, (li, ui) in enumerate(bar, 1):
-            labelled = (binarize(self.data.labelled.x[li]), self.data.labelled.y[li])
+            x_labelled = random_shift(self.data.labelled.x[li], self.augment, self.image_shape)
+            labelled = (binarize(x_labelled), self.data.labelled.y[li])
             unlabelled = None if ui is None else binarize(self.data.unlabelled[ui])
             loss = self.svi.step(labelled, unlabelled)
             if not math.isfinite(loss):

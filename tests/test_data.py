@@ -77,3 +77,16 @@ def test_unknown_dataset_suggests_the_closest():
 def test_semisupervised_data_partition(mnist_dir):
     data = SemiSupervisedData.from_dataset(get_dataset("mnist", mnist_dir), 20, seed=0, n_unlabelled=50)
     assert len(data.labelled) == 20 and len(data.unlabelled) == 50 and data.n_train == 70
+
+
+def test_random_shift_moves_each_image_within_the_bound():
+    from pyross.data.semisupervised import random_shift
+    x = torch.zeros(50, 2, 7, 7)
+    x[:, :, 3, 3] = torch.tensor([1.0, 2.0])  # one bright pixel per channel at the centre
+    shifted = random_shift(x.reshape(50, -1), 2, (2, 7, 7), torch.Generator().manual_seed(0)).reshape(50, 2, 7, 7)
+    for image in shifted:
+        [(r1, c1)], [(r2, c2)] = image[0].nonzero().tolist(), image[1].nonzero().tolist()
+        assert (r1, c1) == (r2, c2) and abs(r1 - 3) <= 2 and abs(c1 - 3) <= 2  # same shift for all channels
+        assert image[1, r1, c1] == 2.0
+    assert len({tuple(im[0].nonzero()[0].tolist()) for im in shifted}) > 10  # the shifts vary
+    assert torch.equal(random_shift(x.reshape(50, -1), 0, (2, 7, 7)), x.reshape(50, -1))

@@ -6,6 +6,7 @@ so no per-image Python code runs while training.
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
 from ..errors import PyrossError
 from .dataset import Split
@@ -67,6 +68,26 @@ def binarize(x, generator=None):
     proper likelihood for grey-level images and acts as data augmentation.
     """
     return torch.bernoulli(x, generator=generator)
+
+
+def random_shift(x, max_shift, image_shape, generator=None):
+    """Translate each image by a random whole number of pixels in ``[-max_shift, max_shift]``
+    along each axis, filling with zeros (data augmentation of the labelled images).
+
+    :param torch.Tensor x: flattened images ``(B, C*H*W)``.
+    :param int max_shift: largest shift in pixels; 0 returns ``x`` unchanged.
+    :param tuple image_shape: ``(C, H, W)``.
+    """
+    if max_shift == 0:
+        return x
+    c, h, w = image_shape
+    batch = len(x)
+    padded = F.pad(x.reshape(batch, c, h, w), (max_shift,) * 4)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, batch, 1, 1), generator=generator).to(x.device)
+    rows = torch.arange(h, device=x.device).reshape(1, h, 1) + dy
+    cols = torch.arange(w, device=x.device).reshape(1, 1, w) + dx
+    shifted = padded[torch.arange(batch, device=x.device).reshape(batch, 1, 1), :, rows, cols]  # (B, H, W, C)
+    return shifted.permute(0, 3, 1, 2).reshape(batch, -1)
 
 
 @dataclass
