@@ -123,3 +123,20 @@ def test_fit_with_a_convolutional_classifier(mnist_dir, tmp_path):
     result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL, "--classifier", "cnn")
     assert result.exit_code == 0, result.output
     assert json.load(open(tmp_path / "cnn" / "config.json"))["model_options"]["classifier"] == "cnn"
+
+
+def test_labels_all_trains_fully_supervised(mnist_dir, tmp_path):
+    args = ["--labels", "all", "--unlabelled", "all", *SMALL[4:]]
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "sup", *args)
+    assert result.exit_code == 0, result.output
+    config = json.load(open(tmp_path / "sup" / "config.json"))
+    assert config["labels"] == "all" and config["n_labelled"] == 200 and config["n_unlabelled"] == 0
+    record = json.loads(open(tmp_path / "sup" / "metrics.jsonl").readline())
+    assert "unlabelled" not in record and "labelled" in record
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is visible")
+def test_cuda_without_a_gpu_is_one_line(mnist_dir, tmp_path):
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "out", "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA GPU" in result.stderr
+    assert not (tmp_path / "out").exists()
