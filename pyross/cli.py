@@ -30,7 +30,7 @@ def _count_or_all(name):
         try:
             return int(value)
         except ValueError:
-            raise PyrossError(f"{name} must be a whole number or 'all', not '{value}'") from None
+            raise PyrossError(f"{name} must be a whole number or 'all', not {value!r}") from None
     return parse
 
 
@@ -43,7 +43,7 @@ def _hidden(ctx, param, value):
         sizes = []
     if not sizes or min(sizes) <= 0:
         raise PyrossError(f"--{param.name.replace('_', '-')} must be positive layer sizes separated by commas, "
-                          f"e.g. 500,500; not '{value}'")
+                          f"e.g. 500,500; not {value!r}")
     return sizes
 
 
@@ -73,16 +73,17 @@ class _OneLineErrors(click.Group):
     """A click group whose errors, its own and pyross's, are one line with exit status 2."""
 
     def main(self, args=None, **kwargs):
+        code = 2
         try:
             return super().main(args, standalone_mode=False, **kwargs)
         except PyrossError as e:
-            message = str(e)
+            message, code = str(e), e.exit_code
         except click.exceptions.Abort:
-            message = "aborted"
+            message, code = "aborted", 130
         except click.ClickException as e:
             message = e.format_message()
         click.echo(f"Error: {message}", err=True)
-        sys.exit(2)
+        sys.exit(code)
 
 
 @click.group(cls=_OneLineErrors)

@@ -8,7 +8,18 @@ import difflib
 
 
 class PyrossError(Exception):
-    """A problem with the user's input or environment, explained in one line."""
+    """A problem with the user's input or environment, explained in one line.
+
+    :cvar int exit_code: the CLI's exit status for it.
+    """
+
+    exit_code = 2
+
+
+class Interrupted(PyrossError):
+    """Training stopped by the user (Ctrl-C) after saving its state."""
+
+    exit_code = 130
 
 
 def unknown_name(kind, name, choices):
@@ -22,4 +33,4 @@ def unknown_name(kind, name, choices):
     choices = sorted(choices)
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return PyrossError(f"unknown {kind} '{name}'{hint} (choose from: {', '.join(choices)})")
+    return PyrossError(f"unknown {kind} {name!r}{hint} (choose from: {', '.join(choices)})")

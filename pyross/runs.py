@@ -50,7 +50,7 @@ class Run:
         :raises PyrossError: if ``path`` exists and is not empty, unless ``overwrite``.
         """
         if os.path.exists(path) and os.listdir(path) and not overwrite:
-            raise PyrossError(f"'{path}' already exists and is not empty (use --overwrite to replace it)")
+            raise PyrossError(f"{path!r} already exists and is not empty (use --overwrite to replace it)")
         os.makedirs(path, exist_ok=True)
         for name in (METRICS, SUMMARY, LAST, BEST):
             if os.path.exists(os.path.join(path, name)):
@@ -66,7 +66,7 @@ class Run:
         :raises PyrossError: if ``path`` is not a pyross run folder.
         """
         if not os.path.isfile(os.path.join(path, CONFIG)):
-            raise PyrossError(f"'{path}' is not a pyross run folder (no {CONFIG})")
+            raise PyrossError(f"{path!r} is not a pyross run folder (no {CONFIG})")
         return cls(path)
 
     def file(self, name):

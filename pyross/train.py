@@ -6,6 +6,8 @@ step takes one labelled and one unlabelled batch. The order of the data in epoch
 drawn from ``(seed, e)`` alone, which makes a resumed run see the same batches.
 """
 import math
+import signal
+import threading
 import time
 
 import pyro
@@ -14,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .data import binarize, index_batches
 from .data.semisupervised import random_shift
-from .errors import PyrossError
+from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
 from .objectives import SemiSupervisedELBO, make_svi
 from .runs import BEST, LAST, SUMMARY
@@ -26,9 +28,26 @@ def _cycle(n, batch_size, generator, device):
         yield from index_batches(n, batch_size, generator, device)
 
 
-def _checkpoint(model, svi, epoch, best):
-    return {"model": model.state_dict(), "optim": svi.optim.get_state(), "epoch": epoch,
-            "best": best, "rng": pyro.util.get_rng_state()}
+class _StopOnCtrlC:
+    """While active, the first Ctrl-C only sets :attr:`requested` (the loop then saves and
+    stops after the current step); a second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested, self._previous = False, None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class Trainer:
@@ -57,17 +76,19 @@ class Trainer:
         self.steps_per_epoch = math.ceil((n_unlabelled or len(data.labelled)) / batch_size)
         self.epoch, self.best = 0, {"valid_accuracy": -1.0, "epoch": 0}
         self.last_valid = float("nan")  # validation accuracy of the last epoch, for the progress bar
+        self.partial = None  # the unfinished epoch of a run stopped by Ctrl-C: step, loss sums, seconds
+        self.stop = _StopOnCtrlC()
 
     def resume(self):
         """Load ``last.pt`` of the run: weights, optimiser state, RNG state, epoch."""
         state = self.run.load_checkpoint(LAST, device=self.data.valid.x.device)
         try:
             self.model.load_state_dict(state["model"])
-        except (KeyError, RuntimeError):
+            self.svi.optim.set_state(state["optim"])
+            pyro.util.set_rng_state(state["rng"])
+            self.epoch, self.best, self.partial = state["epoch"], state["best"], state["partial"]
+        except (KeyError, RuntimeError, TypeError):
             raise PyrossError(f"{self.run.file(LAST)} does not hold this run's model") from None
-        self.svi.optim.set_state(state["optim"])
-        pyro.util.set_rng_state(state["rng"])
-        self.epoch, self.best = state["epoch"], state["best"]
         self.run.truncate_metrics(self.epoch)
 
     def _batches(self, epoch):
@@ -80,47 +101,78 @@ class Trainer:
         return [(next(labelled), u) for u in
                 index_batches(len(self.data.unlabelled), self.batch_size, generator, device)]
 
+    def save_last(self):
+        """Write ``last.pt``: weights, optimiser and RNG states, finished epochs, unfinished epoch."""
+        self.run.save_checkpoint(LAST, {
+            "model": self.model.state_dict(), "optim": self.svi.optim.get_state(), "epoch": self.epoch,
+            "best": self.best, "partial": self.partial, "rng": pyro.util.get_rng_state()})
+
     def train_epoch(self, epoch):
-        """Take one epoch of SVI steps; return the mean of each loss term."""
-        sums, bar = {}, tqdm(self._batches(epoch), desc=f"epoch {epoch} (valid {self.last_valid:.3f})",
-                             leave=False, disable=not self.progress, unit="step")
-        for step, (li, ui) in enumerate(bar, 1):
+        """Take one epoch of SVI steps (the rest of it, after a Ctrl-C).
+
+        :returns: the mean of each loss term and the seconds the epoch took.
+        :raises Interrupted: after saving the unfinished epoch, when Ctrl-C was pressed.
+        """
+        partial, self.partial = self.partial or {"step": 0, "sums": {}, "seconds": 0.0}, None
+        start, sums = time.perf_counter() - partial["seconds"], partial["sums"]
+        batches = self._batches(epoch)
+        bar = tqdm(batches, desc=f"epoch {epoch} (valid {self.last_valid:.3f})", leave=False,
+                   disable=not self.progress, unit="step", initial=partial["step"])
+        for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
             x_labelled = random_shift(self.data.labelled.x[li], self.augment, self.image_shape)
             labelled = (binarize(x_labelled), self.data.labelled.y[li])
             unlabelled = None if ui is None else binarize(self.data.unlabelled[ui])
-            loss = self.svi.step(labelled, unlabelled)
+            try:
+                loss = self.svi.step(labelled, unlabelled)
+            except ValueError:  # Pyro's check of distribution parameters, once they are NaN
+                if all(torch.isfinite(p).all() for p in self.model.parameters()):
+                    raise
+                loss = float("nan")
             if not math.isfinite(loss):
-                raise PyrossError(f"loss became {loss} at epoch {epoch}, step {step}; "
-                                  f"the last good checkpoint is {self.run.file(LAST)}")
+                saved = (f"{self.run.file(LAST)} holds epoch {self.epoch}" if self.epoch
+                         else "no epoch had finished, nothing was saved")
+                raise PyrossError(f"loss became {loss} at epoch {epoch}, step {step}; {saved}; "
+                                  f"try a smaller --lr")
             for k, v in {"loss": loss, **self.objective.terms}.items():
                 sums[k] = sums.get(k, 0.0) + v
+            bar.update()
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{sums['loss'] / step:.2f}")
-        return {k: v / len(bar) for k, v in sums.items()}
+            if self.stop.requested and step < len(batches):
+                bar.close()
+                self.partial = {"step": step, "sums": sums, "seconds": time.perf_counter() - start}
+                self.save_last()
+                raise Interrupted(f"stopped by Ctrl-C in epoch {epoch} after step {step}; saved in "
+                                  f"{self.run.file(LAST)}; continue with: fit {self.run.config['model']} "
+                                  f"--resume {self.run.path}")
+        bar.close()
+        return {k: v / len(batches) for k, v in sums.items()}, time.perf_counter() - start
 
     def fit(self, epochs):
         """Train until ``epochs`` epochs are done, logging and checkpointing each one.
 
         :returns: the summary dict, also written to ``summary.json``.
         """
-        while self.epoch < epochs:
-            epoch = self.epoch + 1
-            start = time.perf_counter()
-            losses = self.train_epoch(epoch)
-            seconds = time.perf_counter() - start
-            record = {"epoch": epoch, **losses,
-                      "valid_accuracy": accuracy(self.model, self.data.valid),
-                      "test_accuracy": accuracy(self.model, self.data.test),
-                      "seconds": round(seconds, 2)}
-            if record["valid_accuracy"] > self.best["valid_accuracy"]:
-                self.best = {"valid_accuracy": record["valid_accuracy"], "epoch": epoch}
-                self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
-            self.run.log_metrics(record)
-            self.epoch, self.last_valid = epoch, record["valid_accuracy"]
-            self.run.save_checkpoint(LAST, _checkpoint(self.model, self.svi, epoch, self.best))
-            tqdm.write(f"epoch {epoch:3d}  loss {record['loss']:8.2f}  valid {record['valid_accuracy']:.4f}"
-                       f"  test {record['test_accuracy']:.4f}  {seconds:.1f} s")
+        with self.stop:
+            while self.epoch < epochs:
+                self.finish_epoch(self.epoch + 1)
         return self.summarize()
+
+    def finish_epoch(self, epoch):
+        """Train epoch ``epoch``, evaluate, log its metrics and save the checkpoints."""
+        losses, seconds = self.train_epoch(epoch)
+        record = {"epoch": epoch, **losses,
+                  "valid_accuracy": accuracy(self.model, self.data.valid),
+                  "test_accuracy": accuracy(self.model, self.data.test),
+                  "seconds": round(seconds, 2)}
+        if record["valid_accuracy"] > self.best["valid_accuracy"]:
+            self.best = {"valid_accuracy": record["valid_accuracy"], "epoch": epoch}
+            self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
+        self.run.log_metrics(record)
+        self.epoch, self.last_valid = epoch, record["valid_accuracy"]
+        self.save_last()
+        tqdm.write(f"epoch {epoch:3d}  loss {record['loss']:8.2f}  valid {record['valid_accuracy']:.4f}"
+                   f"  test {record['test_accuracy']:.4f}  {seconds:.1f} s")
 
     def summarize(self):
         """Write ``summary.json``: test accuracy of the best-validation checkpoint."""

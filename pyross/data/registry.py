@@ -20,5 +20,5 @@ def get_dataset(name, data_dir=None):
     if name not in DATASETS:
         raise unknown_name("dataset", name, DATASETS)
     if data_dir is not None and not os.path.isdir(data_dir):
-        raise PyrossError(f"--data-dir '{data_dir}' does not exist or is not a folder")
+        raise PyrossError(f"--data-dir {data_dir!r} does not exist or is not a folder")
     return DATASETS[name](data_dir)
