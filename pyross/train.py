@@ -14,8 +14,7 @@ import pyro
 import torch
 from tqdm.auto import tqdm
 
-from .data import binarize, index_batches
-from .data.semisupervised import random_shift
+from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
 from .objectives import SemiSupervisedELBO, make_svi

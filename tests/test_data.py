@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyross.data import SemiSupervisedData, binarize, get_dataset, select_labelled
+from pyross.data import SemiSupervisedData, binarize, get_dataset, random_shift, select_labelled
 from pyross.data import mnist as mnist_module
 from pyross.errors import PyrossError
 from tests.conftest import N_TEST, N_TRAIN
@@ -80,7 +80,6 @@ def test_semisupervised_data_partition(mnist_dir):
 
 
 def test_random_shift_moves_each_image_within_the_bound():
-    from pyross.data.semisupervised import random_shift
     x = torch.zeros(50, 2, 7, 7)
     x[:, :, 3, 3] = torch.tensor([1.0, 2.0])  # one bright pixel per channel at the centre
     shifted = random_shift(x.reshape(50, -1), 2, (2, 7, 7), torch.Generator().manual_seed(0)).reshape(50, 2, 7, 7)
