@@ -152,8 +152,7 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
         config = {
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
             "alpha": alpha, "epochs": epochs or 10, "batch_size": batch_size, "lr": lr, "augment": augment,
-            "seed": seed,
-            "data_dir": data_dir,
+            "seed": seed, "data_dir": data_dir,
             "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
                               "classifier_hidden": classifier_hidden,
                               "decoder_hidden": decoder_hidden, "activation": activation,
@@ -174,7 +173,7 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
         run = Run.create(out, config, overwrite)
     pyro.clear_param_store()
     trainer = Trainer(net, data, run, config["alpha"], config["batch_size"], config["lr"], config["seed"],
-                      config.get("augment", 0), data_set.image_shape, progress=not quiet)
+                      config["augment"], data_set.image_shape, progress=not quiet)
     if resume_dir is not None:
         trainer.resume()
         run.write_json(CONFIG, config)  # with the new number of epochs
@@ -196,13 +195,9 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     run = Run.open(run_dir)
     config = run.config
     device = resolve_device(device)
-    state = run.load_checkpoint(BEST if checkpoint == "best" else LAST, device=device)
     data_set = get_dataset(config["dataset"], data_dir or config["data_dir"])
     net = build_model(config, data_set).to(device)
-    try:
-        net.load_state_dict(state["model"])
-    except (KeyError, RuntimeError, TypeError):
-        raise PyrossError(f"the {checkpoint} checkpoint in '{run_dir}' does not hold this run's model") from None
+    state = run.restore(net, BEST if checkpoint == "best" else LAST, device=device)
     test = data_set.test.to(device)
     acc = accuracy(net, test)
     counts = confusion_matrix(test.y, predict(net, test.x), data_set.num_classes)

@@ -121,3 +121,16 @@ class Run:
             return torch.load(path, map_location=device, weights_only=False)
         except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
             raise PyrossError(f"checkpoint {path} is corrupt or not a pyross checkpoint ({type(e).__name__})") from None
+
+    def restore(self, model, name, device="cpu"):
+        """Load checkpoint ``name`` and put its weights into ``model``.
+
+        :returns: the whole checkpoint dict.
+        :raises PyrossError: if the checkpoint is unreadable or holds another model.
+        """
+        state = self.load_checkpoint(name, device)
+        try:
+            model.load_state_dict(state["model"])
+        except (KeyError, RuntimeError, TypeError):
+            raise PyrossError(f"{self.file(name)} does not hold this run's model") from None
+        return state

@@ -80,9 +80,8 @@ class Trainer:
 
     def resume(self):
         """Load ``last.pt`` of the run: weights, optimiser state, RNG state, epoch."""
-        state = self.run.load_checkpoint(LAST, device=self.data.valid.x.device)
+        state = self.run.restore(self.model, LAST, device=self.data.valid.x.device)
         try:
-            self.model.load_state_dict(state["model"])
             self.svi.optim.set_state(state["optim"])
             pyro.util.set_rng_state(state["rng"])
             self.epoch, self.best, self.partial = state["epoch"], state["best"], state["partial"]
@@ -175,7 +174,7 @@ class Trainer:
 
     def summarize(self):
         """Write ``summary.json``: test accuracy of the best-validation checkpoint."""
-        self.model.load_state_dict(self.run.load_checkpoint(BEST, device=self.data.valid.x.device)["model"])
+        self.run.restore(self.model, BEST, device=self.data.valid.x.device)
         metrics = self.run.metrics()
         summary = {"best_epoch": self.best["epoch"], "valid_accuracy": self.best["valid_accuracy"],
                    "test_accuracy": accuracy(self.model, self.data.test), "epochs": len(metrics),
