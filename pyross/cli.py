@@ -108,7 +108,7 @@ def models_cmd():
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,
               help="Kingma's alpha: weight of the classifier term (0.1 in the paper)")
-@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)  [default: 10]")
+@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)  [default: 6]")
 @click.option("--batch-size", default=100, show_default=True, type=int)
 @click.option("--lr", default=3e-4, show_default=True, type=float, help="Adam learning rate")
 @click.option("--z-dim", default=2, show_default=True, type=int, help="dimension of z")
@@ -124,8 +124,10 @@ def models_cmd():
               show_default=True)
 @click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]), default="all", show_default=True,
               help="which networks batch-normalise their hidden layers")
-@click.option("--augment", default=2, show_default=True, type=int,
+@click.option("--augment", default=3, show_default=True, type=int,
               help="shift each labelled image by up to this many pixels (data augmentation)")
+@click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
+              help="shift the unlabelled images too")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
 @click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
@@ -134,8 +136,8 @@ def models_cmd():
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier,
-        classifier_hidden, decoder_hidden, activation, batch_norm, augment, seed, device, data_dir, out, overwrite,
-        resume_dir, quiet):
+        classifier_hidden, decoder_hidden, activation, batch_norm, augment, augment_unlabelled, seed, device,
+        data_dir, out, overwrite, resume_dir, quiet):
     """Train MODEL and write a run folder."""
     if resume_dir is not None:
         run = Run.open(resume_dir)
@@ -151,8 +153,8 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
             raise PyrossError(f"--augment must be >= 0, not {augment}")
         config = {
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
-            "alpha": alpha, "epochs": epochs or 10, "batch_size": batch_size, "lr": lr, "augment": augment,
-            "seed": seed, "data_dir": data_dir,
+            "alpha": alpha, "epochs": epochs or 6, "batch_size": batch_size, "lr": lr, "augment": augment,
+            "augment_unlabelled": augment_unlabelled, "seed": seed, "data_dir": data_dir,
             "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
                               "classifier_hidden": classifier_hidden,
                               "decoder_hidden": decoder_hidden, "activation": activation,
@@ -173,7 +175,8 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
         run = Run.create(out, config, overwrite)
     pyro.clear_param_store()
     trainer = Trainer(net, data, run, config["alpha"], config["batch_size"], config["lr"], config["seed"],
-                      config["augment"], data_set.image_shape, progress=not quiet)
+                      config["augment"], data_set.image_shape, config["augment_unlabelled"],
+                      progress=not quiet)
     if resume_dir is not None:
         trainer.resume()
         run.write_json(CONFIG, config)  # with the new number of epochs

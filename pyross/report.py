@@ -5,7 +5,7 @@ import os
 from .runs import SUMMARY, Run
 
 #: the options shown for each run, in order
-SHOWN = ("labels", "alpha", "lr", "batch_size", "augment", "seed")
+SHOWN = ("labels", "alpha", "lr", "batch_size", "augment", "augment_unlabelled", "seed")
 
 
 def _options(config):

@@ -60,14 +60,16 @@ class Trainer:
     :param float lr: Adam's learning rate.
     :param int seed: seed of the data order and of the noise.
     :param int augment: shift labelled images by up to this many pixels (0: no augmentation).
+    :param bool augment_unlabelled: shift the unlabelled images too.
     :param tuple image_shape: ``(C, H, W)`` of the images, for ``augment``.
     :param bool progress: show a progress bar.
     """
 
     def __init__(self, model, data, run, alpha, batch_size, lr, seed, augment=0, image_shape=None,
-                 progress=True):
+                 augment_unlabelled=False, progress=True):
         self.model, self.data, self.run = model, data, run
         self.augment, self.image_shape = augment, image_shape
+        self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed, self.progress = batch_size, seed, progress
         n_unlabelled = len(data.unlabelled)
         self.objective = SemiSupervisedELBO(model, alpha, len(data.labelled), data.n_train)
@@ -119,7 +121,8 @@ class Trainer:
         for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
             x_labelled = random_shift(self.data.labelled.x[li], self.augment, self.image_shape)
             labelled = (binarize(x_labelled), self.data.labelled.y[li])
-            unlabelled = None if ui is None else binarize(self.data.unlabelled[ui])
+            unlabelled = None if ui is None else binarize(
+                random_shift(self.data.unlabelled[ui], self.augment_unlabelled, self.image_shape))
             try:
                 loss = self.svi.step(labelled, unlabelled)
             except ValueError:  # Pyro's check of distribution parameters, once they are NaN

@@ -120,9 +120,11 @@ def test_report_tabulates_runs(run_dir):
 
 
 def test_fit_with_a_convolutional_classifier(mnist_dir, tmp_path):
-    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL, "--classifier", "cnn")
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL, "--classifier", "cnn",
+                    "--augment-unlabelled")
     assert result.exit_code == 0, result.output
-    assert json.load(open(tmp_path / "cnn" / "config.json"))["model_options"]["classifier"] == "cnn"
+    config = json.load(open(tmp_path / "cnn" / "config.json"))
+    assert config["model_options"]["classifier"] == "cnn" and config["augment_unlabelled"] is True
 
 
 def test_labels_all_trains_fully_supervised(mnist_dir, tmp_path):
