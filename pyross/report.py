@@ -1,5 +1,4 @@
 """Markdown tables of finished runs, for ``docs/results.md`` and for comparing settings."""
-import json
 import os
 
 from .runs import SUMMARY, Run
@@ -30,10 +29,7 @@ def runs_table(paths):
         metrics = run.metrics()
         curve = " ".join(f"{100 * m['valid_accuracy']:.1f}" for m in metrics)
         best = max(metrics, key=lambda m: m["valid_accuracy"], default=None)
-        summary = {}
-        if os.path.exists(run.file(SUMMARY)):
-            with open(run.file(SUMMARY)) as f:
-                summary = json.load(f)
+        summary = run.read_json(SUMMARY) if os.path.exists(run.file(SUMMARY)) else {}
         test = summary.get("test_accuracy", best["test_accuracy"] if best else None)
         seconds = sum(m["seconds"] for m in metrics) / max(len(metrics), 1)
         cells = [os.path.basename(os.path.normpath(path)), _options(run.config), curve,

@@ -76,11 +76,18 @@ class Run:
     @property
     def config(self):
         """The run's options, as saved in ``config.json``."""
+        return self.read_json(CONFIG)
+
+    def read_json(self, name):
+        """The JSON file ``name`` of the run folder.
+
+        :raises PyrossError: if it is missing or not valid JSON.
+        """
         try:
-            with open(self.file(CONFIG)) as f:
+            with open(self.file(name)) as f:
                 return json.load(f)
         except (OSError, ValueError) as e:
-            raise PyrossError(f"cannot read {self.file(CONFIG)}: {e}") from None
+            raise PyrossError(f"cannot read {self.file(name)}: {e}") from None
 
     def write_json(self, name, obj):
         """Write ``obj`` as indented JSON to ``name``, atomically."""
