@@ -22,6 +22,10 @@ from .report import runs_table
 from .runs import BEST, CONFIG, LAST, Run
 from .train import Trainer
 
+#: epochs of a new run when --epochs is not given (--epochs has no click default so that
+#: ``--resume`` can tell whether it was given)
+DEFAULT_EPOCHS = 6
+
 
 def _count_or_all(name):
     def parse(ctx, param, value):
@@ -35,8 +39,6 @@ def _count_or_all(name):
 
 
 def _hidden(ctx, param, value):
-    if value is None:
-        return None
     try:
         sizes = [int(v) for v in value.split(",")]
     except ValueError:
@@ -108,7 +110,8 @@ def models_cmd():
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,
               help="Kingma's alpha: weight of the classifier term (0.1 in the paper)")
-@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)  [default: 6]")
+@click.option("--epochs", type=int,
+              help=f"epochs (passes over the unlabelled images)  [default: {DEFAULT_EPOCHS}]")
 @click.option("--batch-size", default=100, show_default=True, type=int)
 @click.option("--lr", default=3e-4, show_default=True, type=float, help="Adam learning rate")
 @click.option("--z-dim", default=2, show_default=True, type=int, help="dimension of z")
@@ -153,7 +156,7 @@ def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim
             raise PyrossError(f"--augment must be >= 0, not {augment}")
         config = {
             "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
-            "alpha": alpha, "epochs": epochs or 6, "batch_size": batch_size, "lr": lr, "augment": augment,
+            "alpha": alpha, "epochs": epochs or DEFAULT_EPOCHS, "batch_size": batch_size, "lr": lr, "augment": augment,
             "augment_unlabelled": augment_unlabelled, "seed": seed, "data_dir": data_dir,
             "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
                               "classifier_hidden": classifier_hidden,
