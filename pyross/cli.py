@@ -5,27 +5,22 @@ is written.
 """
 import datetime
 import os
-import platform
 import sys
 
 import click
-import pyro
 import torch
 
 from . import __version__
-from .data import DATASETS, SemiSupervisedData, get_dataset
+from .data import DATASETS, get_dataset
 from .errors import PyrossError
 from .evaluation import accuracy, confusion_matrix, predict
-from .models import MODELS, get_model_class
+from .fitting import (COMMON_DEFAULTS, VAE_OPTIONS, build_model, check_classifier, create_run, fit_run,
+                      new_config)
+from .models import CLASSIFIERS, MODELS, get_model_class
+from .pictures import latent_pictures
 from .plots import plot_confusion_matrix
 from .report import runs_table
 from .runs import BEST, CONFIG, LAST, Run
-from .train import Trainer
-
-#: epochs of a new run when --epochs is not given (--epochs has no click default so that
-#: ``--resume`` can tell whether it was given)
-DEFAULT_EPOCHS = 6
-
 
 def _count_or_all(name):
     def parse(ctx, param, value):
@@ -39,6 +34,8 @@ def _count_or_all(name):
 
 
 def _hidden(ctx, param, value):
+    if value is None:
+        return None
     try:
         sizes = [int(v) for v in value.split(",")]
     except ValueError:
@@ -56,13 +53,6 @@ def resolve_device(name):
     if name == "cuda" and not torch.cuda.is_available():
         raise PyrossError("--device cuda: no CUDA GPU is visible to PyTorch (use --device cpu or auto)")
     return name
-
-
-def build_model(config, dataset):
-    """Instantiate the model a run's ``config`` describes, for ``dataset``."""
-    cls = get_model_class(config["model"])
-    return cls(x_dim=dataset.x_dim, num_classes=dataset.num_classes, image_shape=dataset.image_shape,
-               **config["model_options"])
 
 
 def _check_positive(**values):
@@ -95,40 +85,57 @@ def main():
 
 
 @main.command("models")
-def models_cmd():
+@click.option("--defaults", is_flag=True, help="also print each model's default options")
+def models_cmd(defaults):
     """List the models."""
     for name, (_, description) in MODELS.items():
         click.echo(f"{name:6s} {description}")
+        if defaults:
+            shown = {k: v for k, v in new_config(name).items() if k not in COMMON_DEFAULTS and k != "model"}
+            options = {**shown.pop("model_options"), **shown}
+            click.echo("       " + " ".join(f"--{k.replace('_', '-')} {_show(v)}" for k, v in options.items()
+                                          if v is not None))
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+_DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 
 
 @main.command()
 @click.argument("model")
 @click.option("--dataset", default="mnist", show_default=True, help=f"one of: {', '.join(DATASETS)}")
 @click.option("--labels", default="100", show_default=True, callback=_count_or_all("--labels"),
-              help="labelled training images (a multiple of the classes) or 'all'")
+              help="labelled training images (a multiple of the classes) or 'all'; vae and dae use no labels")
 @click.option("--unlabelled", default="all", show_default=True, callback=_count_or_all("--unlabelled"),
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,
-              help="Kingma's alpha: weight of the classifier term (0.1 in the paper)")
-@click.option("--epochs", type=int,
-              help=f"epochs (passes over the unlabelled images)  [default: {DEFAULT_EPOCHS}]")
+              help="m2: Kingma's alpha, weight of the classifier term (0.1 in the paper)")
+@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)" + _DEPENDS)
 @click.option("--batch-size", default=100, show_default=True, type=int)
-@click.option("--lr", default=3e-4, show_default=True, type=float, help="Adam learning rate")
-@click.option("--z-dim", default=2, show_default=True, type=int, help="dimension of z")
-@click.option("--hidden", default="200,200", show_default=True, callback=_hidden,
-              help="hidden layer sizes of q(z|x,y), and of the other networks unless given, e.g. 500 or 500,500")
-@click.option("--classifier", type=click.Choice(["mlp", "cnn"]), default="cnn", show_default=True,
-              help="network of q(y|x): MLP (as in the paper) or a small CNN")
-@click.option("--classifier-hidden", default="256", show_default=True, callback=_hidden,
-              help="hidden sizes of q(y|x) (after the convolutions for the CNN)")
-@click.option("--decoder-hidden", default="200,400,600", show_default=True, callback=_hidden,
-              help="hidden sizes of p(x|y,z)")
-@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), default="relu",
-              show_default=True)
-@click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]), default="all", show_default=True,
-              help="which networks batch-normalise their hidden layers")
-@click.option("--augment", default=3, show_default=True, type=int,
-              help="shift each labelled image by up to this many pixels (data augmentation)")
+@click.option("--lr", type=float, help="Adam learning rate" + _DEPENDS)
+@click.option("--z-dim", type=int, help="dimension of z (of the code, for dae)" + _DEPENDS)
+@click.option("--hidden", callback=_hidden,
+              help="hidden layer sizes of the encoder, e.g. 500 or 500,500" + _DEPENDS)
+@click.option("--decoder-hidden", callback=_hidden,
+              help="hidden sizes of the decoder  [default: m2 200,400,600; vae, dae, m1: --hidden reversed]")
+@click.option("--classifier", type=click.Choice(["mlp", "cnn", "svm", "rf", "logreg"]),
+              help="the classifier network: mlp or cnn (m2, ff), mlp or a scikit-learn svm, rf, logreg (m1's head)"
+                   + _DEPENDS)
+@click.option("--classifier-hidden", callback=_hidden,
+              help="hidden sizes of the classifier (after the convolutions for the CNN)" + _DEPENDS)
+@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), help="hidden activation" + _DEPENDS)
+@click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]),
+              help="which networks batch-normalise their hidden layers" + _DEPENDS)
+@click.option("--likelihood", type=click.Choice(["bernoulli", "gaussian"]),
+              help="vae, m1: p(x|z) for binarised images or grey levels  [default: bernoulli]")
+@click.option("--sigma", type=float, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
+@click.option("--noise", type=float, help="dae: standard deviation of the input corruption  [default: 0.3]")
+@click.option("--vae", "vae_run", help="m1: use the finished VAE run in this folder instead of training one")
+@click.option("--vae-epochs", type=int, help="m1: epochs of its VAE  [default: 20]")
+@click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -138,57 +145,49 @@ def models_cmd():
 @click.option("--overwrite", is_flag=True, help="replace an existing --out folder")
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def fit(model, dataset, labels, unlabelled, alpha, epochs, batch_size, lr, z_dim, hidden, classifier,
-        classifier_hidden, decoder_hidden, activation, batch_norm, augment, augment_unlabelled, seed, device,
-        data_dir, out, overwrite, resume_dir, quiet):
-    """Train MODEL and write a run folder."""
+def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, **options):
+    """Train MODEL and write a run folder (see 'models' for the models)."""
+    _check_positive(epochs=epochs)
     if resume_dir is not None:
         run = Run.open(resume_dir)
         config = run.config
-        _check_positive(epochs=epochs)
         config["epochs"] = epochs or config["epochs"]
+        if data_dir:
+            config["data_dir"] = data_dir
     else:
         get_model_class(model)
-        if alpha < 0:
-            raise PyrossError(f"--alpha must be >= 0, not {alpha}")
-        _check_positive(epochs=epochs, batch_size=batch_size, lr=lr, z_dim=z_dim)
-        if augment < 0:
-            raise PyrossError(f"--augment must be >= 0, not {augment}")
-        config = {
-            "model": model, "dataset": dataset, "labels": labels, "unlabelled": unlabelled,
-            "alpha": alpha, "epochs": epochs or DEFAULT_EPOCHS, "batch_size": batch_size, "lr": lr, "augment": augment,
-            "augment_unlabelled": augment_unlabelled, "seed": seed, "data_dir": data_dir,
-            "model_options": {"z_dim": z_dim, "hidden": hidden, "classifier": classifier,
-                              "classifier_hidden": classifier_hidden,
-                              "decoder_hidden": decoder_hidden, "activation": activation,
-                              "batch_norm": batch_norm},
-        }
+        check_classifier(model, options["classifier"])
+        if options["alpha"] < 0:
+            raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
+        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs")})
+        for name in ("augment", "noise"):
+            if options[name] is not None and options[name] < 0:
+                raise PyrossError(f"--{name} must be >= 0, not {options[name]}")
+        config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
+        if model == "m1" and vae_run:
+            vae_config = Run.open(vae_run).config
+            if vae_config["model"] != "vae" or vae_config["dataset"] != config["dataset"]:
+                raise PyrossError(f"--vae {vae_run!r} is a {vae_config['model']} run on {vae_config['dataset']}, "
+                                  f"not a vae run on {config['dataset']}")
+            config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
+            config["vae_run"] = os.path.abspath(vae_run)
     device = resolve_device(device)
-    data_set = get_dataset(config["dataset"], data_dir or config["data_dir"])
-    pyro.set_rng_seed(config["seed"])
-    data = SemiSupervisedData.from_dataset(data_set, config["labels"], config["seed"],
-                                           config["unlabelled"], device)
-    net = build_model(config, data_set).to(device)
     if resume_dir is None:
         out = out or os.path.join("runs", f"{model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-        config.update(data_source=data_set.source, n_labelled=len(data.labelled),
-                      n_unlabelled=len(data.unlabelled), pyross=__version__, torch=torch.__version__,
-                      pyro=pyro.__version__, machine=f"{platform.node()} {platform.machine()}, "
-                      f"{os.cpu_count()} CPUs, {device}")
-        run = Run.create(out, config, overwrite)
-    pyro.clear_param_store()
-    trainer = Trainer(net, data, run, config["alpha"], config["batch_size"], config["lr"], config["seed"],
-                      config["augment"], data_set.image_shape, config["augment_unlabelled"],
-                      progress=not quiet)
-    if resume_dir is not None:
-        trainer.resume()
+        run = create_run(out, config, device, overwrite)
+    else:
         run.write_json(CONFIG, config)  # with the new number of epochs
-    click.echo(f"{config['model']} on {config['dataset']} ({data_set.source}): {len(data.labelled)} labelled, "
-               f"{len(data.unlabelled)} unlabelled, {trainer.steps_per_epoch} steps per epoch, "
-               f"device {device}; run folder {run.path}", err=True)
-    summary = trainer.fit(config["epochs"])
-    click.echo(f"best validation accuracy {summary['valid_accuracy']:.4f} at epoch {summary['best_epoch']}; "
-               f"its test accuracy {summary['test_accuracy']:.4f} ({summary['seconds_per_epoch']} s per epoch)")
+    summary = fit_run(run, config, device, resume=resume_dir is not None, progress=not quiet,
+                      echo=lambda message: click.echo(message, err=True))
+    if "test_accuracy" in summary:
+        click.echo(f"best validation accuracy {summary['valid_accuracy']:.4f} at epoch {summary['best_epoch']}; "
+                   f"its test accuracy {summary['test_accuracy']:.4f} ({summary['seconds_per_epoch']} s per epoch)")
+    else:
+        click.echo(f"best validation loss {summary['valid_loss']:.2f} at epoch {summary['best_epoch']}; "
+                   f"its test loss {summary['test_loss']:.2f} ({summary['seconds_per_epoch']} s per epoch)")
+    if config["model"] == "vae" and config["model_options"]["z_dim"] == 2:
+        for path in latent_pictures(run, config, device):
+            click.echo(f"wrote {path}")
 
 
 @main.command()
@@ -200,6 +199,9 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     """Test accuracy of RUN_DIR's checkpoint; writes confusion_matrix.png into RUN_DIR."""
     run = Run.open(run_dir)
     config = run.config
+    if config["model"] not in CLASSIFIERS:
+        raise PyrossError(f"{run_dir!r} is a {config['model']} run, which does not classify; "
+                          f"evaluate a run of {', '.join(CLASSIFIERS)}")
     device = resolve_device(device)
     data_set = get_dataset(config["dataset"], data_dir or config["data_dir"])
     net = build_model(config, data_set).to(device)

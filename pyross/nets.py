@@ -116,6 +116,19 @@ class ConvClassifier(nn.Module):
         return self.mlp(self.conv(x.reshape(-1, *self.image_shape)))
 
 
+def make_classifier(kind, x_dim, image_shape, hidden, num_classes, activation="relu", batch_norm=True):
+    """The network of a classifier from flattened images to class logits.
+
+    :param str kind: ``"mlp"`` (permutation-invariant, as in the paper) or ``"cnn"``
+        (:class:`ConvClassifier`).
+    :param int x_dim: size of a flattened image (for the MLP).
+    :param tuple image_shape: ``(channels, height, width)`` of the images (for the CNN).
+    """
+    if kind == "cnn":
+        return ConvClassifier(image_shape, hidden, num_classes, activation, batch_norm)
+    return MLP([x_dim], hidden, num_classes, activation, batch_norm)
+
+
 def one_hot(y, num_classes):
     """One-hot float encoding of integer labels ``y`` (any shape, e.g. enumerated)."""
     return F.one_hot(y.long(), num_classes).to(torch.get_default_dtype())

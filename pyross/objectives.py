@@ -28,9 +28,16 @@ one (the seed report's "joint step"; weighting the labelled bound by its share
 image; the last term keeps that ratio to the labelled bound. Everything is divided by the
 batch sizes so the learning rate does not depend on them. With 100 labels of 50,000 images
 and ``alpha = 0.1`` the classifier weight is 50 per labelled image.
+
+**Every objective** here is a Pyro loss callable with the same interface, so one trainer
+serves all models: ``objective(model, guide, labelled, unlabelled)`` returns the loss of one
+step, ``objective.model`` / ``objective.guide`` are what :class:`~pyro.infer.SVI` runs,
+``uses_labelled`` / ``uses_unlabelled`` say which batches it reads, ``terms`` holds the last
+step's terms for logging, and the unsupervised ones have ``loss(x)``, the mean loss of images
+``x``, for validation.
 """
 import pyro
-from pyro.infer import Trace_ELBO, TraceEnum_ELBO, config_enumerate
+from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 from torch.nn import functional as F
 
 
@@ -49,8 +56,10 @@ class SemiSupervisedELBO:
     :ivar dict terms: the three terms of the last call, as floats, for logging.
     """
 
+    uses_labelled, uses_unlabelled = True, True
+
     def __init__(self, model, alpha, n_labelled, n_train):
-        self.classifier = model.classifier
+        self.model, self.classifier = model.model, model.classifier
         self.guide = config_enumerate(model.guide, "parallel")
         self.classifier_weight = alpha * n_train / n_labelled
         self.labelled_elbo = Trace_ELBO(max_plate_nesting=1)  # y observed: nothing to enumerate
@@ -87,6 +96,95 @@ class SemiSupervisedELBO:
         return loss
 
 
-def make_svi(model, objective, lr):
+class LabelledLikelihood:
+    r"""Supervised training of a model with the observed site ``y`` and nothing latent (FF,
+    M1's head): its ELBO is :math:`\log p(y \mid x)`, so the loss is the cross-entropy, mean
+    over the labelled batch. Unlabelled batches are not read.
+    """
+
+    uses_labelled, uses_unlabelled = True, False
+
+    def __init__(self, model):
+        self.model, self.guide = model.model, model.guide
+        self.elbo = Trace_ELBO(max_plate_nesting=1)
+        self.terms = {}
+
+    def __call__(self, model, guide, labelled, unlabelled=None):
+        x, y = labelled
+        loss = self.elbo.differentiable_loss(model, guide, x, y) / len(x)
+        self.terms = {"classifier": loss.item()}
+        return loss
+
+
+class UnsupervisedELBO:
+    r"""The VAE's negative ELBO, mean over an unlabelled batch, with the KL term in closed form
+    (``TraceMeanField_ELBO``):
+
+    .. math::
+
+        \ell(x) = -\mathbb{E}_{q_\phi(z \mid x)}[\log p_\theta(x \mid z)]
+                  + \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)).
+    """
+
+    uses_labelled, uses_unlabelled = False, True
+
+    def __init__(self, model):
+        self.model, self.guide = model.model, model.guide
+        self.elbo = TraceMeanField_ELBO(max_plate_nesting=1)
+        self.terms = {}
+
+    def loss(self, x):
+        """Mean negative ELBO of images ``x``."""
+        return self.elbo.differentiable_loss(self.model, self.guide, x) / len(x)
+
+    def __call__(self, model, guide, labelled, unlabelled):
+        loss = self.loss(unlabelled)
+        self.terms = {"elbo": -loss.item()}
+        return loss
+
+
+def _nothing(*args, **kwargs):
+    """A model or guide with no sample sites."""
+
+
+class Reconstruction:
+    """The denoising autoencoder's loss (:meth:`~pyross.models.DAE.loss`) as a loss callable:
+    the network is registered with Pyro inside the call, so :class:`~pyro.infer.SVI` finds
+    its weights and Adam steps them like any model's."""
+
+    uses_labelled, uses_unlabelled = False, True
+    model = guide = staticmethod(_nothing)
+
+    def __init__(self, net):
+        self.net = net
+        self.terms = {}
+
+    def loss(self, x):
+        """Mean reconstruction loss of images ``x``."""
+        pyro.module("dae", self.net)
+        return self.net.loss(x)
+
+    def __call__(self, model, guide, labelled, unlabelled):
+        loss = self.loss(unlabelled)
+        self.terms = {"reconstruction": loss.item()}
+        return loss
+
+
+#: model name → ``(model, alpha, n_labelled, n_train) -> objective``
+OBJECTIVES = {
+    "m2": SemiSupervisedELBO,
+    "ff": lambda model, *_: LabelledLikelihood(model),
+    "m1": lambda model, *_: LabelledLikelihood(model),
+    "vae": lambda model, *_: UnsupervisedELBO(model),
+    "dae": lambda model, *_: Reconstruction(model),
+}
+
+
+def make_objective(name, model, alpha, n_labelled, n_train):
+    """The training objective of the model registered as ``name`` (a key of :data:`OBJECTIVES`)."""
+    return OBJECTIVES[name](model, alpha, n_labelled, n_train)
+
+
+def make_svi(objective, lr):
     """An :class:`~pyro.infer.SVI` taking Adam steps on ``objective``."""
-    return pyro.infer.SVI(model.model, objective.guide, pyro.optim.Adam({"lr": lr}), loss=objective)
+    return pyro.infer.SVI(objective.model, objective.guide, pyro.optim.Adam({"lr": lr}), loss=objective)

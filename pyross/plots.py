@@ -23,3 +23,37 @@ def plot_confusion_matrix(counts, class_names, path, title=""):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_latent_scatter(z, labels, class_names, path, title=""):
+    """Save a scatter plot of 2-D points ``z`` (e.g. latent means), coloured by ``labels``."""
+    z, labels = z.cpu().numpy(), labels.cpu().numpy()
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=100)
+    cmap = plt.get_cmap("tab10")
+    for c, name in enumerate(class_names):
+        ax.scatter(*z[labels == c].T, s=2, color=cmap(c % 10), label=name, rasterized=True)
+    ax.legend(markerscale=5, fontsize=7, loc="upper right")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_image_grid(images, path, title="", extent=None):
+    """Save a grid of grey images ``images`` of shape ``(rows, cols, H, W)`` as one picture.
+
+    :param extent: ``(left, right, bottom, top)`` coordinates to label the axes with (e.g. the
+        latent coordinates of a decoded grid); no axes when ``None``.
+    """
+    rows, cols, h, w = images.shape
+    mosaic = images.cpu().permute(0, 2, 1, 3).reshape(rows * h, cols * w).numpy()
+    fig, ax = plt.subplots(figsize=(0.4 * cols + 1.0, 0.4 * rows + 0.8), dpi=100)
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, extent=extent)
+    if extent is None:
+        ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

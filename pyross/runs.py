@@ -8,6 +8,7 @@
         last.pt          checkpoint after the last finished epoch (resume from here)
         best.pt          checkpoint of the epoch with the best validation accuracy
         summary.json     the final result: test accuracy of the best-validation checkpoint
+        vae/             M1 only: the run folder of its VAE
 
 Files are written atomically (to a temporary file, then renamed), so a killed run leaves
 the previous version of each file intact.
@@ -15,6 +16,7 @@ the previous version of each file intact.
 import json
 import os
 import pickle
+import shutil
 import zipfile
 
 import torch
@@ -23,6 +25,8 @@ from .errors import PyrossError
 
 CONFIG, METRICS, SUMMARY = "config.json", "metrics.jsonl", "summary.json"
 LAST, BEST = "last.pt", "best.pt"
+#: the sub-folder where M1 trains its VAE, a run folder of its own
+VAE_DIR = "vae"
 
 
 def _atomic_write(path, write):
@@ -55,6 +59,7 @@ class Run:
         for name in (METRICS, SUMMARY, LAST, BEST):
             if os.path.exists(os.path.join(path, name)):
                 os.remove(os.path.join(path, name))
+        shutil.rmtree(os.path.join(path, VAE_DIR), ignore_errors=True)
         run = cls(path)
         run.write_json(CONFIG, config)
         return run

@@ -1,10 +1,18 @@
 """The training loop: SVI steps over batches, evaluation, metrics and checkpoints per epoch.
 
-One epoch is one pass over the unlabelled images (over the labelled ones when there are no
-unlabelled images); the labelled batches cycle, a fresh shuffle each time round, so every
-step takes one labelled and one unlabelled batch. The order of the data in epoch ``e`` is
-drawn from ``(seed, e)`` alone, which makes a resumed run see the same batches.
+One trainer serves every model; the objective (:mod:`pyross.objectives`) says which batches
+a step reads. One epoch is one pass over the unlabelled images (over the labelled ones when
+there are no unlabelled images); the labelled batches cycle, a fresh shuffle each time round,
+so every step of M2 takes one labelled and one unlabelled batch. A model trained on labels
+only (FF, M1's head) takes as many steps per epoch as M2 on the same data, so their epochs
+compare step for step; a model trained without labels (VAE, DAE) reads every training image
+as unlabelled. The order of the data in epoch ``e`` is drawn from ``(seed, e)`` alone, which
+makes a resumed run see the same batches.
+
+The best checkpoint is the epoch with the best validation accuracy, or, for a model that
+does not classify, the lowest validation loss.
 """
+import itertools
 import math
 import signal
 import threading
@@ -17,7 +25,7 @@ from tqdm.auto import tqdm
 from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
-from .objectives import SemiSupervisedELBO, make_svi
+from .objectives import make_svi
 from .runs import BEST, LAST, SUMMARY
 
 
@@ -50,12 +58,12 @@ class _StopOnCtrlC:
 
 
 class Trainer:
-    """Fit a semi-supervised model on :class:`~pyross.data.SemiSupervisedData`.
+    """Fit a model on :class:`~pyross.data.SemiSupervisedData`.
 
     :param model: e.g. :class:`~pyross.models.M2`, on the data's device.
+    :param objective: its training objective (:func:`~pyross.objectives.make_objective`).
     :param data: the labelled / unlabelled partition and held-out splits.
     :param run: the :class:`~pyross.runs.Run` to write to.
-    :param float alpha: weight of the classifier term (see :mod:`pyross.objectives`).
     :param int batch_size: images per labelled and per unlabelled batch.
     :param float lr: Adam's learning rate.
     :param int seed: seed of the data order and of the noise.
@@ -65,18 +73,20 @@ class Trainer:
     :param bool progress: show a progress bar.
     """
 
-    def __init__(self, model, data, run, alpha, batch_size, lr, seed, augment=0, image_shape=None,
+    def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
                  augment_unlabelled=False, progress=True):
-        self.model, self.data, self.run = model, data, run
+        self.model, self.objective, self.data, self.run = model, objective, data, run
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed, self.progress = batch_size, seed, progress
-        n_unlabelled = len(data.unlabelled)
-        self.objective = SemiSupervisedELBO(model, alpha, len(data.labelled), data.n_train)
-        self.svi = make_svi(model, self.objective, lr)
-        self.steps_per_epoch = math.ceil((n_unlabelled or len(data.labelled)) / batch_size)
-        self.epoch, self.best = 0, {"valid_accuracy": -1.0, "epoch": 0}
-        self.last_valid = float("nan")  # validation accuracy of the last epoch, for the progress bar
+        self.svi = make_svi(objective, lr)
+        n_images = len(data.unlabelled) if objective.uses_unlabelled else data.n_train
+        self.steps_per_epoch = math.ceil((n_images or len(data.labelled)) / batch_size)
+        self.classifies = hasattr(model, "classifier")
+        #: the validation metric that picks the best checkpoint, and its sign (+1: higher is better)
+        self.metric, self.sign = ("valid_accuracy", 1) if self.classifies else ("valid_loss", -1)
+        self.epoch, self.best = 0, {self.metric: -self.sign * math.inf, "epoch": 0}
+        self.last_valid = float("nan")  # the metric of the last epoch, for the progress bar
         self.partial = None  # the unfinished epoch of a run stopped by Ctrl-C: step, loss sums, seconds
         self.stop = _StopOnCtrlC()
 
@@ -95,8 +105,9 @@ class Trainer:
         """The ``(labelled_idx, unlabelled_idx)`` pairs of one epoch."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         device = self.data.unlabelled.device
-        labelled = _cycle(len(self.data.labelled), self.batch_size, generator, device)
-        if len(self.data.unlabelled) == 0:
+        labelled = (_cycle(len(self.data.labelled), self.batch_size, generator, device)
+                    if self.objective.uses_labelled else itertools.repeat(None))
+        if len(self.data.unlabelled) == 0 or not self.objective.uses_unlabelled:
             return [(next(labelled), None) for _ in range(self.steps_per_epoch)]
         return [(next(labelled), u) for u in
                 index_batches(len(self.data.unlabelled), self.batch_size, generator, device)]
@@ -107,6 +118,10 @@ class Trainer:
             "model": self.model.state_dict(), "optim": self.svi.optim.get_state(), "epoch": self.epoch,
             "best": self.best, "partial": self.partial, "rng": pyro.util.get_rng_state()})
 
+    def _prepare(self, x):
+        """Images as the model reads them: binarised afresh, or grey levels."""
+        return binarize(x) if self.model.binary_data else x
+
     def train_epoch(self, epoch):
         """Take one epoch of SVI steps (the rest of it, after a Ctrl-C).
 
@@ -116,12 +131,13 @@ class Trainer:
         partial, self.partial = self.partial or {"step": 0, "sums": {}, "seconds": 0.0}, None
         start, sums = time.perf_counter() - partial["seconds"], partial["sums"]
         batches = self._batches(epoch)
-        bar = tqdm(batches, desc=f"epoch {epoch} (valid {self.last_valid:.3f})", leave=False,
+        bar = tqdm(batches, desc=f"epoch {epoch} ({self.metric} {self.last_valid:.3f})", leave=False,
                    disable=not self.progress, unit="step", initial=partial["step"])
         for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
-            x_labelled = random_shift(self.data.labelled.x[li], self.augment, self.image_shape)
-            labelled = (binarize(x_labelled), self.data.labelled.y[li])
-            unlabelled = None if ui is None else binarize(
+            labelled = None if li is None else (
+                self._prepare(random_shift(self.data.labelled.x[li], self.augment, self.image_shape)),
+                self.data.labelled.y[li])
+            unlabelled = None if ui is None else self._prepare(
                 random_shift(self.data.unlabelled[ui], self.augment_unlabelled, self.image_shape))
             try:
                 loss = self.svi.step(labelled, unlabelled)
@@ -159,28 +175,43 @@ class Trainer:
                 self.finish_epoch(self.epoch + 1)
         return self.summarize()
 
+    @torch.no_grad()
+    def mean_loss(self, split):
+        """Mean objective loss of a held-out split, for a model that does not classify."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            batches = split.x.split(1000)
+            return sum(self.objective.loss(self._prepare(x)).item() * len(x) for x in batches) / len(split)
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(self, split):
+        """Accuracy (``"accuracy"``) or mean loss (``"loss"``) of the model on ``split``."""
+        return accuracy(self.model, split) if self.classifies else self.mean_loss(split)
+
     def finish_epoch(self, epoch):
         """Train epoch ``epoch``, evaluate, log its metrics and save the checkpoints."""
         losses, seconds = self.train_epoch(epoch)
-        record = {"epoch": epoch, **losses,
-                  "valid_accuracy": accuracy(self.model, self.data.valid),
-                  "test_accuracy": accuracy(self.model, self.data.test),
-                  "seconds": round(seconds, 2)}
-        if record["valid_accuracy"] > self.best["valid_accuracy"]:
-            self.best = {"valid_accuracy": record["valid_accuracy"], "epoch": epoch}
+        name = self.metric.split("_")[1]
+        record = {"epoch": epoch, **losses, f"valid_{name}": self.evaluate(self.data.valid),
+                  f"test_{name}": self.evaluate(self.data.test), "seconds": round(seconds, 2)}
+        if self.sign * record[self.metric] > self.sign * self.best[self.metric]:
+            self.best = {self.metric: record[self.metric], "epoch": epoch}
             self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
         self.run.log_metrics(record)
-        self.epoch, self.last_valid = epoch, record["valid_accuracy"]
+        self.epoch, self.last_valid = epoch, record[self.metric]
         self.save_last()
-        tqdm.write(f"epoch {epoch:3d}  loss {record['loss']:8.2f}  valid {record['valid_accuracy']:.4f}"
-                   f"  test {record['test_accuracy']:.4f}  {seconds:.1f} s")
+        tqdm.write(f"epoch {epoch:3d}  loss {record['loss']:8.2f}  valid {name} {record[f'valid_{name}']:.4f}"
+                   f"  test {name} {record[f'test_{name}']:.4f}  {seconds:.1f} s")
 
     def summarize(self):
-        """Write ``summary.json``: test accuracy of the best-validation checkpoint."""
+        """Write ``summary.json``: the test accuracy (or loss) of the best-validation checkpoint."""
         self.run.restore(self.model, BEST, device=self.data.valid.x.device)
         metrics = self.run.metrics()
-        summary = {"best_epoch": self.best["epoch"], "valid_accuracy": self.best["valid_accuracy"],
-                   "test_accuracy": accuracy(self.model, self.data.test), "epochs": len(metrics),
+        name = self.metric.split("_")[1]
+        summary = {"best_epoch": self.best["epoch"], self.metric: self.best[self.metric],
+                   f"test_{name}": self.evaluate(self.data.test), "epochs": len(metrics),
                    "seconds_per_epoch": round(sum(m["seconds"] for m in metrics) / max(len(metrics), 1), 2)}
         self.run.write_json(SUMMARY, summary)
         return summary

@@ -28,15 +28,25 @@ def fake_images(n, rng):
     return (255 * (prototypes[labels] ^ noise)).astype(np.uint8), labels
 
 
-@pytest.fixture(scope="session")
-def mnist_dir(tmp_path_factory):
-    """A folder in torchvision's raw MNIST layout with 200 + 10,000 training and 100 test images."""
-    root = tmp_path_factory.mktemp("data")
-    raw = root / "MNIST" / "raw"
+def write_raw_folder(root, folder, seed=0):
+    """Write torchvision's raw layout ``root/folder/raw`` with 200 + 10,000 training and 100 test images."""
+    raw = root / folder / "raw"
     os.makedirs(raw)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for prefix, n in (("train", N_TRAIN + VALIDATION_SIZE), ("t10k", N_TEST)):
         images, labels = fake_images(n, rng)
         write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+    """A folder in torchvision's raw MNIST layout with 200 + 10,000 training and 100 test images."""
+    return write_raw_folder(tmp_path_factory.mktemp("data"), "MNIST")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir(tmp_path_factory):
+    """A folder in torchvision's raw FashionMNIST layout with 200 + 10,000 training and 100 test images."""
+    return write_raw_folder(tmp_path_factory.mktemp("fashion"), "FashionMNIST", seed=1)

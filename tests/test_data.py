@@ -69,6 +69,34 @@ def test_missing_mnist_names_the_three_ways(monkeypatch, tmp_path):
     assert "\n" not in message
 
 
+def test_fashion_mnist_from_data_dir_has_kingmas_split(fashion_mnist_dir):
+    d = get_dataset("fashion-mnist", fashion_mnist_dir)
+    assert d.name == "fashion-mnist" and d.image_shape == (1, 28, 28)
+    assert (len(d.train), len(d.valid), len(d.test)) == (N_TRAIN, 10_000, N_TEST)
+    assert d.train.x.shape == (N_TRAIN, 784) and 0 <= d.train.x.min() and d.train.x.max() <= 1
+    assert d.class_names == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert "torchvision raw files" in d.source and fashion_mnist_dir in d.source
+
+
+def test_missing_fashion_mnist_says_how_to_get_it(monkeypatch, tmp_path, mnist_dir):
+    read = mnist_module.read_torchvision
+    tried = []
+
+    def no_download(dataset_class, root, download):
+        tried.append((dataset_class, download))
+        return None if download else read(dataset_class, root, download)
+
+    monkeypatch.setattr(mnist_module, "read_torchvision", no_download)
+    for data_dir in (str(tmp_path), mnist_dir):  # empty, and MNIST only
+        with pytest.raises(PyrossError) as e:
+            get_dataset("fashion-mnist", data_dir)
+        message = str(e.value)
+        assert "FashionMNIST/raw" in message and "--data-dir" in message and "download" in message
+        assert "\n" not in message
+    assert tried == [("FashionMNIST", False), ("FashionMNIST", True)] * 2
+
+
 def test_unknown_dataset_suggests_the_closest():
     with pytest.raises(PyrossError, match="did you mean 'mnist'"):
         get_dataset("mnsit")

@@ -120,7 +120,7 @@ def test_step_loss_is_the_sum_of_the_terms_with_kingmas_weight(setup):
 def test_training_steps_reduce_the_loss(setup):
     model, objective, x, y = setup
     from pyross.objectives import make_svi
-    svi = make_svi(model, objective, lr=1e-2)
+    svi = make_svi(objective, lr=1e-2)
     pyro.set_rng_seed(0)
     first = sum(svi.step((x, y), x) for _ in range(5)) / 5
     for _ in range(200):

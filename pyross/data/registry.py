@@ -2,11 +2,12 @@
 import os
 
 from ..errors import PyrossError, unknown_name
-from .mnist import load_mnist
+from .mnist import load_fashion_mnist, load_mnist
 
 #: name → function ``(data_dir) -> Dataset``
 DATASETS = {
     "mnist": load_mnist,
+    "fashion-mnist": load_fashion_mnist,
 }
 
 

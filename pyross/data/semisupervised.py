@@ -125,6 +125,11 @@ class SemiSupervisedData:
             test=dataset.test.to(device),
         )
 
+    def without_labels(self):
+        """The same training images, all unlabelled (for a model that learns without labels)."""
+        labelled = Split(self.labelled.x[:0], self.labelled.y[:0])
+        return SemiSupervisedData(labelled, torch.cat([self.labelled.x, self.unlabelled]), self.valid, self.test)
+
     @property
     def n_train(self):
         """N: number of training images the learner uses, labelled plus unlabelled."""

@@ -26,7 +26,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ..nets import MLP, ConvClassifier, GaussianMLP, one_hot
+from ..nets import MLP, GaussianMLP, make_classifier, one_hot
 
 
 class M2(nn.Module):
@@ -47,6 +47,9 @@ class M2(nn.Module):
         makes p(x | y, z) depend on the other images and the other enumerated classes of the batch.
     """
 
+    #: the Bernoulli likelihood wants binarised images
+    binary_data = True
+
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
                  activation="softplus", batch_norm="none", classifier_hidden=None, decoder_hidden=None,
                  classifier="mlp", image_shape=(1, 28, 28)):
@@ -58,11 +61,8 @@ class M2(nn.Module):
         # q_phi(z | x, y): Gaussian location and scale from (x, y)
         self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, norm_all)
         # q_phi(y | x): class logits from x
-        if classifier == "cnn":
-            self.encoder_y = ConvClassifier(image_shape, classifier_hidden or hidden, num_classes, activation,
-                                            norm_classifier)
-        else:
-            self.encoder_y = MLP([x_dim], classifier_hidden or hidden, num_classes, activation, norm_classifier)
+        self.encoder_y = make_classifier(classifier, x_dim, image_shape, classifier_hidden or hidden, num_classes,
+                                         activation, norm_classifier)
 
     def model(self, x, y=None):
         """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.

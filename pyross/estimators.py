@@ -1,0 +1,48 @@
+"""Off-the-shelf classifiers from scikit-learn, for M1's head and the representation study.
+
+Each is a pipeline that standardises the features first (the SVM and the MLP need it; it
+does no harm to the others).
+"""
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+#: name → what it is, for help texts
+ESTIMATORS = {
+    "svm": "support vector machine, RBF kernel",
+    "rf": "random forest of 200 trees",
+    "logreg": "logistic regression",
+    "mlp": "multilayer perceptron, one hidden layer of 256 units",
+}
+
+
+def make_estimator(name, seed):
+    """A fresh, unfitted classifier.
+
+    :param str name: a key of :data:`ESTIMATORS`.
+    :param int seed: its random state.
+    """
+    if name == "svm":
+        estimator = SVC(random_state=seed)
+    elif name == "rf":
+        estimator = RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=-1)
+    elif name == "logreg":
+        estimator = LogisticRegression(max_iter=2000)
+    elif name == "mlp":
+        estimator = MLPClassifier(hidden_layer_sizes=(256,), max_iter=500, random_state=seed)
+    else:
+        raise ValueError(f"unknown estimator {name!r}; one of {', '.join(ESTIMATORS)}")
+    return make_pipeline(StandardScaler(), estimator)
+
+
+def class_scores(estimator, features):
+    """Scores whose argmax is the predicted class, ``(N, K)``: log-probabilities where the
+    classifier has them, else the SVM's one-vs-rest decision values (not probabilities)."""
+    if hasattr(estimator, "predict_proba"):
+        return np.log(np.clip(estimator.predict_proba(features), 1e-12, None))
+    scores = estimator.decision_function(features)
+    return np.stack([-scores, scores], axis=-1) if scores.ndim == 1 else scores

@@ -1,0 +1,208 @@
+"""From a run's options to a finished run folder: data, model, objective, training.
+
+This is what ``pyross fit`` does after it has checked its options, usable from Python too::
+
+    from pyross.fitting import new_config, fit_run
+    from pyross.runs import Run
+
+    config = new_config("m2", dataset="mnist", labels=100, epochs=2)
+    summary = fit_run(Run.create("runs/m2-demo", config), config)
+
+M1 trains in two stages: its VAE in the sub-folder ``vae/`` of the run (a run folder of its
+own, resumed or skipped if already there), unless ``vae_run`` names a finished VAE run;
+then the classifier head, with the encoder frozen.
+"""
+import inspect
+import os
+import platform
+import sys
+import time
+
+import pyro
+import torch
+
+from . import __version__
+from .data import SemiSupervisedData, get_dataset
+from .data.semisupervised import subsample
+from .errors import PyrossError
+from .evaluation import accuracy
+from .models import CLASSIFIERS, get_model_class
+from .models.m1 import SKLEARN_HEADS
+from .objectives import make_objective
+from .runs import BEST, LAST, SUMMARY, VAE_DIR, Run
+from .train import Trainer
+
+_VAE = {"z_dim": 50, "hidden": [600, 600], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
+        "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0}
+_M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
+                  "lr": 3e-4, "epochs": 6, "augment": 3}
+
+#: the default options of each model; FF's classifier is M2's q(y | x), for matched comparisons
+MODEL_DEFAULTS = {
+    "m2": {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200], "decoder_hidden": [200, 400, 600]},
+    "ff": dict(_M2_CLASSIFIER),
+    "vae": dict(_VAE),
+    "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma")}, "noise": 0.3},
+    "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [500], "epochs": 6, "vae_epochs": 20},
+}
+#: options every model has, with their defaults
+COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
+                   "augment_unlabelled": False, "seed": 0, "data_dir": None}
+#: options of the training rather than of the model
+TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run")
+#: constructor arguments that come from the dataset, not from the options
+_FROM_DATASET = ("x_dim", "num_classes", "image_shape")
+#: the VAE options of M1, copied from a VAE run given as ``vae_run``
+VAE_OPTIONS = ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm", "likelihood", "sigma")
+
+
+def model_option_names(model):
+    """The options the model registered as ``model`` takes (its constructor's arguments)."""
+    params = inspect.signature(get_model_class(model)).parameters
+    return [p for p in params if p not in _FROM_DATASET]
+
+
+def new_config(model, **options):
+    """The config of a new run: ``options`` over the model's defaults over the common ones.
+
+    :param options: training options (:data:`TRAINING_OPTIONS`) and the model's options
+        (:func:`model_option_names`); ``None`` means the default.
+    :raises PyrossError: for an option the model does not take.
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    names = model_option_names(model)
+    for name in given:
+        if name not in names and name not in TRAINING_OPTIONS:
+            raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
+    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **given}
+    config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}
+    config["model"] = model
+    config["model_options"] = {k: merged.get(k) for k in names}
+    return config
+
+
+def build_model(config, dataset):
+    """Instantiate the model a run's ``config`` describes, for ``dataset``."""
+    cls = get_model_class(config["model"])
+    shapes = {"x_dim": dataset.x_dim, "num_classes": dataset.num_classes, "image_shape": dataset.image_shape}
+    takes = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in shapes.items() if k in takes}, **config["model_options"])
+
+
+def load_data(config, dataset, device):
+    """The training data of a run: the labelled / unlabelled partition, or, for a model that
+    learns without labels, every training image unlabelled."""
+    if config["model"] in CLASSIFIERS:
+        return SemiSupervisedData.from_dataset(dataset, config["labels"], config["seed"], config["unlabelled"], device)
+    data = SemiSupervisedData.from_dataset(dataset, "all", config["seed"], device=device).without_labels()
+    keep = subsample(torch.arange(len(data.unlabelled)), config["unlabelled"], config["seed"])
+    return SemiSupervisedData(data.labelled, data.unlabelled[keep.to(device)], data.valid, data.test)
+
+
+def _stderr(message):
+    print(message, file=sys.stderr)
+
+
+def _vae_config(config):
+    """The config of the VAE an M1 run trains first."""
+    options = {k: config["model_options"][k] for k in VAE_OPTIONS}
+    keep = ("dataset", "labels", "unlabelled", "batch_size", "lr", "seed", "data_dir")
+    return new_config("vae", **{k: config[k] for k in keep}, **options, epochs=config["vae_epochs"])
+
+
+def _vae_stage(run, config, data, dataset, device, progress, echo):
+    """Train (or resume, or reuse) the VAE of an M1 run; return its finished run."""
+    if config.get("vae_run"):
+        vae_run = Run.open(config["vae_run"])
+        if not os.path.exists(vae_run.file(SUMMARY)):
+            raise PyrossError(f"--vae {config['vae_run']!r} has not finished (no {SUMMARY}); "
+                              f"finish it with: fit vae --resume {config['vae_run']}")
+        return vae_run
+    path = run.file(VAE_DIR)
+    if os.path.exists(os.path.join(path, SUMMARY)):
+        return Run.open(path)
+    resume = os.path.exists(os.path.join(path, LAST))
+    vae_config = Run.open(path).config if resume else _vae_config(config)
+    vae_run = Run(path) if resume else Run.create(path, {**vae_config, **_provenance(dataset, data, device)},
+                                                   overwrite=True)
+    echo(f"m1, step 1: the VAE, trained without labels on {data.n_train} images; run folder {path}")
+    train(vae_run, vae_config, data.without_labels(), dataset, device, resume, progress, echo)
+    return vae_run
+
+
+def _provenance(dataset, data, device):
+    return {"data_source": dataset.source, "n_labelled": len(data.labelled), "n_unlabelled": len(data.unlabelled),
+            "pyross": __version__, "torch": torch.__version__, "pyro": pyro.__version__,
+            "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {device}"}
+
+
+def create_run(path, config, device="cpu", overwrite=False):
+    """Check that the data of ``config`` load, then create the run folder with the config and
+    where the data came from, the versions and the machine.
+
+    :raises PyrossError: for unloadable data or options the data do not allow, before
+        anything is written.
+    """
+    dataset = get_dataset(config["dataset"], config["data_dir"])
+    data = load_data(config, dataset, "cpu")
+    return Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite)
+
+
+def train(run, config, data, dataset, device, resume=False, progress=True, echo=_stderr):
+    """Train the model of ``config`` on ``data`` into ``run``.
+
+    :returns: the summary dict (also in ``summary.json``).
+    """
+    pyro.set_rng_seed(config["seed"])
+    pyro.clear_param_store()
+    net = build_model(config, dataset).to(device)
+    if config["model"] == "m1":
+        vae_run = _vae_stage(run, config, data, dataset, device, progress, echo)
+        vae_run.restore(net.vae, BEST, device=device)
+        if net.head is None:
+            return _fit_estimator(net, run, data, config["seed"])
+    objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
+    trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
+                      config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress)
+    if resume and os.path.exists(run.file(LAST)):
+        trainer.resume()
+    echo(f"{config['model']} on {config['dataset']} ({dataset.source}): {len(data.labelled)} labelled, "
+         f"{len(data.unlabelled)} unlabelled, {trainer.steps_per_epoch} steps per epoch, "
+         f"device {device}; run folder {run.path}")
+    return trainer.fit(config["epochs"])
+
+
+def _fit_estimator(net, run, data, seed):
+    """M1 with a scikit-learn head: fit it once, record it as one epoch."""
+    start = time.perf_counter()
+    net.fit_estimator(data.labelled.x, data.labelled.y, seed)
+    seconds = round(time.perf_counter() - start, 2)
+    record = {"epoch": 1, "valid_accuracy": accuracy(net, data.valid), "test_accuracy": accuracy(net, data.test),
+              "seconds": seconds}
+    run.truncate_metrics(0)
+    run.log_metrics(record)
+    for name in (BEST, LAST):
+        run.save_checkpoint(name, {"model": net.state_dict(), "epoch": 1})
+    summary = {"best_epoch": 1, "valid_accuracy": record["valid_accuracy"], "test_accuracy": record["test_accuracy"],
+               "epochs": 1, "seconds_per_epoch": seconds}
+    run.write_json(SUMMARY, summary)
+    return summary
+
+
+def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_stderr):
+    """Load the data of ``run`` and train it (from its last checkpoint if ``resume``).
+
+    :param config: the run's config (default: its ``config.json``).
+    :returns: the summary dict.
+    """
+    config = config or run.config
+    dataset = get_dataset(config["dataset"], config["data_dir"])
+    data = load_data(config, dataset, device)
+    return train(run, config, data, dataset, device, resume, progress, echo)
+
+
+def check_classifier(model, classifier):
+    """Raise a one-line error for a ``--classifier`` the model does not have."""
+    allowed = {"m1": ("mlp",) + SKLEARN_HEADS}.get(model, ("mlp", "cnn"))
+    if classifier is not None and classifier not in allowed:
+        raise PyrossError(f"--classifier {classifier} is not available for {model}; choose from {', '.join(allowed)}")
