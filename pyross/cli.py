@@ -11,15 +11,18 @@ import click
 import torch
 
 from . import __version__
-from .data import DATASETS, get_dataset
-from .errors import PyrossError
+from .data import DATASETS, get_dataset, select_labelled
+from .errors import PyrossError, unknown_name
+from .estimators import ESTIMATORS
 from .evaluation import accuracy, confusion_matrix, predict
-from .fitting import (COMMON_DEFAULTS, VAE_OPTIONS, build_model, check_classifier, create_run, fit_run,
-                      new_config)
+from .fitting import (COMMON_DEFAULTS, VAE_OPTIONS, build_model, check_classifier, create_run, ensure_trained,
+                      fit_run, new_config, require_finished)
 from .models import CLASSIFIERS, MODELS, get_model_class
+from .params import default_configs, parameter_table
 from .pictures import latent_pictures
-from .plots import plot_confusion_matrix
+from .plots import plot_accuracy_vs_labels, plot_confusion_matrix
 from .report import runs_table
+from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
 
 def _count_or_all(name):
@@ -148,6 +151,8 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, **options):
     """Train MODEL and write a run folder (see 'models' for the models)."""
     _check_positive(epochs=epochs)
+    if vae_run and model != "m1":
+        raise PyrossError(f"--vae does not apply to {model}")
     if resume_dir is not None:
         run = Run.open(resume_dir)
         config = run.config
@@ -165,10 +170,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                 raise PyrossError(f"--{name} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if model == "m1" and vae_run:
-            vae_config = Run.open(vae_run).config
-            if vae_config["model"] != "vae" or vae_config["dataset"] != config["dataset"]:
-                raise PyrossError(f"--vae {vae_run!r} is a {vae_config['model']} run on {vae_config['dataset']}, "
-                                  f"not a vae run on {config['dataset']}")
+            vae_config = require_finished(vae_run, "vae", config["dataset"], "--vae").config
             config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
             config["vae_run"] = os.path.abspath(vae_run)
     device = resolve_device(device)
@@ -213,6 +215,99 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     plot_confusion_matrix(counts, data_set.class_names, path,
                           title=f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}")
     click.echo(f"test accuracy {acc:.4f} ({checkpoint} checkpoint, epoch {state['epoch']}); wrote {path}")
+
+
+def _label_counts(ctx, param, value):
+    parse = _count_or_all("--labels")
+    return [parse(ctx, param, v.strip()) for v in value.split(",")]
+
+
+def _names(choices):
+    def parse(ctx, param, value):
+        names = [v.strip() for v in value.split(",")]
+        for name in names:
+            if name not in choices:
+                raise unknown_name(param.name.rstrip("s"), name, choices)
+        return names
+    return parse
+
+
+@main.command("compare-representations")
+@click.option("--dataset", default="fashion-mnist", show_default=True, help=f"one of: {', '.join(DATASETS)}")
+@click.option("--labels", default="100,600,1000,3000,all", show_default=True, callback=_label_counts,
+              help="numbers of labelled training images, separated by commas")
+@click.option("--classifiers", default="mlp,svm,rf,logreg", show_default=True, callback=_names(ESTIMATORS),
+              help=f"classifiers trained on the VAE and DAE codes, from: {', '.join(ESTIMATORS)} "
+                   f"(the raw pixels get an MLP)")
+@click.option("--vae", "vae_run", help="use this finished VAE run instead of training one")
+@click.option("--dae", "dae_run", help="use this finished DAE run instead of training one")
+@click.option("--z-dim", default=16, show_default=True, type=int, help="size of the VAE and DAE codes")
+@click.option("--hidden", default="400,200", show_default=True, callback=_hidden,
+              help="hidden sizes of the VAE's and the DAE's encoders (decoders: reversed)")
+@click.option("--epochs", default=20, show_default=True, type=int, help="epochs of the VAE and the DAE")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+@click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
+@click.option("--out", help="study folder; run again with the same --out to resume  "
+                            "[default: runs/representations-<dataset>]")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def compare_representations(dataset, labels, classifiers, vae_run, dae_run, z_dim, hidden, epochs, seed, device,
+                            data_dir, out, quiet):
+    """Classifiers trained on few labels, on VAE codes, DAE codes and raw pixels: writes
+    representations.md (test accuracy) and representations.png into the study folder."""
+    _check_positive(z_dim=z_dim, epochs=epochs)
+    device = resolve_device(device)
+    data_set = get_dataset(dataset, data_dir)
+    for count in labels:  # every count checked before hours of training
+        select_labelled(data_set.train.y, count, data_set.num_classes, seed)
+    out = out or os.path.join("runs", f"representations-{dataset}")
+    study = {"dataset": dataset, "seed": seed, "vae": vae_run, "dae": dae_run, "z_dim": z_dim, "hidden": hidden,
+             "epochs": epochs}
+    if os.path.exists(os.path.join(out, "study.json")):
+        before = Run(out).read_json("study.json")
+        if before != study:
+            raise PyrossError(f"{out!r} holds a study with other options ({before}); choose another --out")
+    os.makedirs(out, exist_ok=True)
+    Run(out).write_json("study.json", study)
+    echo = lambda message: click.echo(message, err=True)  # noqa: E731
+    features = {}
+    for model, given in (("vae", vae_run), ("dae", dae_run)):
+        if given:
+            run = require_finished(given, model, dataset, f"--{model}")
+        else:
+            config = new_config(model, dataset=dataset, data_dir=data_dir, seed=seed, z_dim=z_dim, hidden=hidden,
+                                epochs=epochs)
+            echo(f"{model}: trained without labels; run folder {os.path.join(out, model)}")
+            run = ensure_trained(os.path.join(out, model), config, device, not quiet, echo)
+        net = build_model(run.config, data_set).to(device)
+        run.restore(net, BEST, device=device)
+        features[model] = (encode(net, data_set.train.x.to(device)), encode(net, data_set.test.x.to(device)))
+    features["pixels"] = (data_set.train.x.numpy(), data_set.test.x.numpy())
+    results = run_study(features, data_set, labels, classifiers, seed, os.path.join(out, "results.jsonl"),
+                        progress=not quiet)
+    table, picture = os.path.join(out, "representations.md"), os.path.join(out, "representations.png")
+    text = results_table(results)
+    with open(table, "w") as f:
+        f.write(f"Test accuracy (%) on {dataset}, seed {seed}, codes of size {z_dim}\n\n{text}\n")
+    plot_accuracy_vs_labels(results, picture, title=f"{dataset}: classifiers on VAE codes, DAE codes, pixels")
+    click.echo(text)
+    click.echo(f"wrote {table} and {picture}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1)
+def params(run_dirs):
+    """Parameter counts of FF, M1 and M2 with their defaults (or of the models of RUN_DIRS):
+    the classification parameters, from an image to its class, and the additional,
+    generative ones, for parameter-matched comparisons."""
+    if run_dirs:
+        configs = [(os.path.basename(os.path.normpath(path)), Run.open(path).config) for path in run_dirs]
+        for path, (_, config) in zip(run_dirs, configs):
+            if config["model"] not in CLASSIFIERS:
+                raise PyrossError(f"{path!r} is a {config['model']} run, which does not classify")
+    else:
+        configs = default_configs()
+    click.echo(parameter_table(configs))
 
 
 @main.command()

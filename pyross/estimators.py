@@ -3,7 +3,10 @@
 Each is a pipeline that standardises the features first (the SVM and the MLP need it; it
 does no harm to the others).
 """
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -37,6 +40,14 @@ def make_estimator(name, seed):
     else:
         raise ValueError(f"unknown estimator {name!r}; one of {', '.join(ESTIMATORS)}")
     return make_pipeline(StandardScaler(), estimator)
+
+
+def fit(estimator, features, labels):
+    """Fit ``estimator`` without the convergence warnings of its iterative solvers (with few
+    labels the MLP fits them exactly before its tolerance stops it; that is expected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(features, labels)
 
 
 def class_scores(estimator, features):

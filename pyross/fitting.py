@@ -32,7 +32,7 @@ from .objectives import make_objective
 from .runs import BEST, LAST, SUMMARY, VAE_DIR, Run
 from .train import Trainer
 
-_VAE = {"z_dim": 50, "hidden": [600, 600], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
+_VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
         "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0}
 _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
                   "lr": 3e-4, "epochs": 6, "augment": 3}
@@ -43,7 +43,7 @@ MODEL_DEFAULTS = {
     "ff": dict(_M2_CLASSIFIER),
     "vae": dict(_VAE),
     "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma")}, "noise": 0.3},
-    "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [500], "epochs": 6, "vae_epochs": 20},
+    "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
 }
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
@@ -110,24 +110,47 @@ def _vae_config(config):
     return new_config("vae", **{k: config[k] for k in keep}, **options, epochs=config["vae_epochs"])
 
 
-def _vae_stage(run, config, data, dataset, device, progress, echo):
-    """Train (or resume, or reuse) the VAE of an M1 run; return its finished run."""
-    if config.get("vae_run"):
-        vae_run = Run.open(config["vae_run"])
-        if not os.path.exists(vae_run.file(SUMMARY)):
-            raise PyrossError(f"--vae {config['vae_run']!r} has not finished (no {SUMMARY}); "
-                              f"finish it with: fit vae --resume {config['vae_run']}")
-        return vae_run
-    path = run.file(VAE_DIR)
+def require_finished(path, model, dataset, option):
+    """Open the finished ``model`` run on ``dataset`` at ``path``, given as ``option``.
+
+    :raises PyrossError: if it is not a run folder, is another model's or dataset's, or has not finished.
+    """
+    run = Run.open(path)
+    config = run.config
+    if config["model"] != model or config["dataset"] != dataset:
+        raise PyrossError(f"{option} {path!r} is a {config['model']} run on {config['dataset']}, "
+                          f"not a {model} run on {dataset}")
+    if not os.path.exists(run.file(SUMMARY)):
+        raise PyrossError(f"{option} {path!r} has not finished (no {SUMMARY}); "
+                          f"finish it with: fit {model} --resume {path}")
+    return run
+
+
+def ensure_trained(path, config, device="cpu", progress=True, echo=_stderr, data=None, dataset=None):
+    """The run at ``path``, trained to the end: left alone if it has finished, resumed if it
+    holds a checkpoint, created from ``config`` and trained otherwise.
+
+    :param data: its training data, if already loaded (with ``dataset``).
+    """
     if os.path.exists(os.path.join(path, SUMMARY)):
         return Run.open(path)
     resume = os.path.exists(os.path.join(path, LAST))
-    vae_config = Run.open(path).config if resume else _vae_config(config)
-    vae_run = Run(path) if resume else Run.create(path, {**vae_config, **_provenance(dataset, data, device)},
-                                                   overwrite=True)
-    echo(f"m1, step 1: the VAE, trained without labels on {data.n_train} images; run folder {path}")
-    train(vae_run, vae_config, data.without_labels(), dataset, device, resume, progress, echo)
-    return vae_run
+    if resume:
+        config = Run.open(path).config
+    dataset = dataset or get_dataset(config["dataset"], config["data_dir"])
+    data = data or load_data(config, dataset, device)
+    run = Run(path) if resume else Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite=True)
+    train(run, config, data, dataset, device, resume, progress, echo)
+    return run
+
+
+def _vae_stage(run, config, data, dataset, device, progress, echo):
+    """Train (or resume, or reuse) the VAE of an M1 run; return its finished run."""
+    if config.get("vae_run"):
+        return require_finished(config["vae_run"], "vae", config["dataset"], "--vae")
+    echo(f"m1, step 1: the VAE, trained without labels on {data.n_train} images; run folder {run.file(VAE_DIR)}")
+    return ensure_trained(run.file(VAE_DIR), _vae_config(config), device, progress, echo,
+                          data.without_labels(), dataset)
 
 
 def _provenance(dataset, data, device):

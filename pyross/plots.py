@@ -57,3 +57,30 @@ def plot_image_grid(images, path, title="", extent=None):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_accuracy_vs_labels(results, path, title=""):
+    """Save test accuracy against the number of labels (log scale), one line per
+    representation and classifier, from :func:`pyross.representations.run_study` results."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    styles = {"vae": "-", "dae": "--", "pixels": ":"}  # line style: the representation
+    classifiers = list(dict.fromkeys(r["classifier"] for r in results))  # colour and marker: the classifier
+    markers = "osD^v<>p"
+    for name, clf in dict.fromkeys((r["representation"], r["classifier"]) for r in results):
+        points = sorted((r["n_labelled"], r["test_accuracy"]) for r in results
+                        if (r["representation"], r["classifier"]) == (name, clf))
+        k = classifiers.index(clf)
+        ax.plot(*zip(*points), linestyle=styles.get(name, "-"), marker=markers[k % len(markers)],
+                color=plt.get_cmap("tab10")(k % 10), label=f"{name} + {clf}")
+    ax.set_xscale("log")
+    counts = sorted({r["n_labelled"] for r in results})
+    ax.set_xticks(counts, [f"{n:,}" for n in counts])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

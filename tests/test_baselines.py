@@ -171,6 +171,7 @@ BAD = [
     (["fit", "dae", "--noise", "-1"], "--noise must be >= 0"),
     (["fit", "vae", "--dataset", "fashion-mnst"], "did you mean 'fashion-mnist'?"),
     (["fit", "m1", "--vae", "nowhere"], "not a pyross run folder"),
+    (["fit", "m2", "--vae", "nowhere"], "--vae does not apply to m2"),
 ]
 
 
@@ -191,3 +192,49 @@ def test_m1_refuses_a_run_that_is_not_a_finished_vae(vae_run, mnist_dir, tmp_pat
     assert result.exit_code == 2 and "is a ff run on mnist, not a vae run" in result.stderr
     evaluated = invoke("evaluate", vae_run, "--device", "cpu")
     assert evaluated.exit_code == 2 and "does not classify" in evaluated.stderr
+
+
+def test_compare_representations_writes_a_table_and_a_plot_and_resumes(mnist_dir, tmp_path):
+    out = tmp_path / "study"
+    args = ["compare-representations", "--dataset", "mnist", "--data-dir", mnist_dir, "--labels", "20,all",
+            "--classifiers", "logreg,rf", "--z-dim", "3", "--hidden", "16", "--epochs", "1", "--device", "cpu",
+            "--out", out, "--quiet"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    header, rule, *rows = (out / "representations.md").read_text().strip().splitlines()[2:]
+    assert header == "| labels | vae + logreg | vae + rf | dae + logreg | dae + rf | pixels + mlp |"
+    assert [row.split(" | ")[0] for row in rows] == ["| 20", "| 200"]
+    assert (out / "representations.png").read_bytes()[:8] == PNG
+    results = [json.loads(line) for line in open(out / "results.jsonl")]
+    assert len(results) == 10 and all(0 <= r["test_accuracy"] <= 1 for r in results)
+    # run again: the finished VAE and DAE are reused and every measured cell is read back, not refitted
+    vae_metrics = (out / "vae" / "metrics.jsonl").read_text()
+    results[0]["test_accuracy"] = 0.123456
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    assert "| 12.35 |" in (out / "representations.md").read_text()
+    assert (out / "vae" / "metrics.jsonl").read_text() == vae_metrics
+    assert len((out / "results.jsonl").read_text().splitlines()) == 10
+    other = [a if a != "3" else "4" for a in args]  # another --z-dim in the same folder
+    different = invoke(*other)
+    assert different.exit_code == 2 and "other options" in different.stderr
+
+
+def test_compare_representations_checks_its_options_first(mnist_dir, tmp_path):
+    for args, message in ((["--labels", "20,15"], "multiple of the number of classes"),
+                          (["--classifiers", "svm,knn"], "unknown classifier 'knn'")):
+        result = invoke("compare-representations", "--dataset", "mnist", "--data-dir", mnist_dir, *args,
+                        "--out", tmp_path / "out")
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert not (tmp_path / "out").exists()
+
+
+def test_params_matches_ff_and_m1_to_m2s_classifier():
+    result = invoke("params")
+    assert result.exit_code == 0
+    counts = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:3] for line in result.output.splitlines()[2:]}
+    m2 = int(counts["m2"][0].replace(",", ""))
+    assert counts["ff"][0] == counts["m2"][0] and counts["ff"][1] == "0"
+    assert abs(int(counts["m1"][0].replace(",", "")) - m2) / m2 < 0.001
+    assert int(counts["m2"][1].replace(",", "")) > 0

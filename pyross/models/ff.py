@@ -22,6 +22,8 @@ class LabelModel(nn.Module):
 
     #: prefix of the Pyro parameter names
     pyro_name = "classifier"
+    #: the sub-networks that classify a new image (all of them)
+    classification_parts = ("",)
 
     @property
     def trainable(self):

@@ -14,7 +14,7 @@ call (:meth:`M1.fit_estimator`) and saved inside the checkpoint.
 """
 import torch
 
-from ..estimators import class_scores, make_estimator
+from ..estimators import class_scores, fit, make_estimator
 from ..nets import MLP
 from .ff import LabelModel
 from .vae import VAE
@@ -33,6 +33,8 @@ class M1(LabelModel):
     """
 
     pyro_name = "m1"
+    #: the sub-networks that classify a new image: the encoder q(z | x) and the head
+    classification_parts = ("vae.encoder", "head")
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500, 500), decoder_hidden=None,
                  activation="softplus", batch_norm="none", likelihood="bernoulli", sigma=0.1, classifier="mlp",
@@ -79,7 +81,7 @@ class M1(LabelModel):
     def fit_estimator(self, x, y, seed=0):
         """Fit the scikit-learn head on the latent means of the labelled images ``x``, with
         random state ``seed``."""
-        self.estimator = make_estimator(self.kind, seed).fit(self.features(x).cpu().numpy(), y.cpu().numpy())
+        self.estimator = fit(make_estimator(self.kind, seed), self.features(x).cpu().numpy(), y.cpu().numpy())
 
     def get_extra_state(self):
         """The fitted scikit-learn head travels in the ``state_dict`` (and so in checkpoints)."""

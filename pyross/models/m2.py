@@ -49,6 +49,8 @@ class M2(nn.Module):
 
     #: the Bernoulli likelihood wants binarised images
     binary_data = True
+    #: the sub-networks that classify a new image: q(y | x)
+    classification_parts = ("encoder_y",)
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
                  activation="softplus", batch_norm="none", classifier_hidden=None, decoder_hidden=None,
