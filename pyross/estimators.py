@@ -1,7 +1,11 @@
 """Off-the-shelf classifiers from scikit-learn, for M1's head and the representation study.
 
-Each is a pipeline that standardises the features first (the SVM and the MLP need it; it
-does no harm to the others).
+The features are *not* standardised. A VAE leaves most of its latent units inactive (their
+posterior means barely move from 0: with z = 50 on MNIST, 38 units had a standard deviation
+of 0.02-0.04 across the training images against about 1 for the 12 active ones), and
+standardising would blow that noise up to the scale of the informative units: on MNIST with
+100 labels it took M1 + SVM from 82.4 % to 69.7 % test accuracy (seed 0). The latent means are
+already on the prior's unit scale and pixels lie in [0, 1].
 """
 import warnings
 
@@ -10,8 +14,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 #: name → what it is, for help texts
@@ -39,7 +41,7 @@ def make_estimator(name, seed):
         estimator = MLPClassifier(hidden_layer_sizes=(256,), max_iter=500, random_state=seed)
     else:
         raise ValueError(f"unknown estimator {name!r}; one of {', '.join(ESTIMATORS)}")
-    return make_pipeline(StandardScaler(), estimator)
+    return estimator
 
 
 def fit(estimator, features, labels):
