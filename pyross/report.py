@@ -1,6 +1,7 @@
 """Markdown tables of finished runs, for ``docs/results.md`` and for comparing settings."""
 import os
 
+from .models import CLASSIFIERS
 from .runs import SUMMARY, Run
 
 #: the options shown for each run, in order
@@ -16,25 +17,28 @@ def _options(config):
 
 
 def runs_table(paths):
-    """A markdown table with one row per run folder: options, the validation-accuracy curve,
-    the best epoch, the test accuracy of its checkpoint and the seconds per epoch.
+    """A markdown table with one row per run folder: options, the validation curve, the best
+    epoch, the test result of its checkpoint and the seconds per epoch. The validation metric
+    is the accuracy in %, or, for a run of a model that does not classify (VAE, DAE), the
+    mean loss per image.
 
     :param paths: run folders (finished or not).
     :raises PyrossError: if a path is not a run folder.
     """
-    rows = ["| run | options | validation accuracy by epoch (%) | best epoch | valid (%) | test (%) | s/epoch |",
+    rows = ["| run | options | validation accuracy (%) or loss, by epoch | best epoch | valid | test | s/epoch |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for path in paths:
         run = Run.open(path)
         metrics = run.metrics()
-        curve = " ".join(f"{100 * m['valid_accuracy']:.1f}" for m in metrics)
-        best = max(metrics, key=lambda m: m["valid_accuracy"], default=None)
+        name, scale, pick = ("accuracy", 100, max) if run.config["model"] in CLASSIFIERS else ("loss", 1, min)
+        curve = " ".join(f"{scale * m[f'valid_{name}']:.1f}" for m in metrics)
+        best = pick(metrics, key=lambda m: m[f"valid_{name}"], default=None)
         summary = run.read_json(SUMMARY) if os.path.exists(run.file(SUMMARY)) else {}
-        test = summary.get("test_accuracy", best["test_accuracy"] if best else None)
+        test = summary.get(f"test_{name}", best[f"test_{name}"] if best else None)
         seconds = sum(m["seconds"] for m in metrics) / max(len(metrics), 1)
         cells = [os.path.basename(os.path.normpath(path)), _options(run.config), curve,
                  str(best["epoch"]) if best else "–",
-                 f"{100 * best['valid_accuracy']:.2f}" if best else "–",
-                 f"{100 * test:.2f}" if test is not None else "–", f"{seconds:.1f}"]
+                 f"{scale * best[f'valid_{name}']:.2f}" if best else "–",
+                 f"{scale * test:.2f}" if test is not None else "–", f"{seconds:.1f}"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

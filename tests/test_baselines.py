@@ -238,3 +238,11 @@ def test_params_matches_ff_and_m1_to_m2s_classifier():
     assert counts["ff"][0] == counts["m2"][0] and counts["ff"][1] == "0"
     assert abs(int(counts["m1"][0].replace(",", "")) - m2) / m2 < 0.001
     assert int(counts["m2"][1].replace(",", "")) > 0
+
+
+def test_report_shows_the_validation_loss_of_a_vae(vae_run):
+    result = invoke("report", vae_run)
+    assert result.exit_code == 0, result.output
+    row = result.output.strip().splitlines()[-1]
+    loss = json.loads((vae_run / "summary.json").read_text())["valid_loss"]
+    assert f"| {loss:.2f} |" in row and "likelihood=bernoulli" in row
