@@ -49,8 +49,8 @@ def plot_image_grid(images, path, title="", extent=None):
     """
     rows, cols, h, w = images.shape
     mosaic = images.cpu().permute(0, 2, 1, 3).reshape(rows * h, cols * w).numpy()
-    fig, ax = plt.subplots(figsize=(0.4 * cols + 1.0, 0.4 * rows + 0.8), dpi=100)
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, extent=extent)
+    fig, ax = plt.subplots(figsize=(cols * w / 100 + 1.0, rows * h / 100 + 0.8), dpi=100)  # about 1 pixel per pixel
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
     if extent is None:
         ax.axis("off")
     ax.set_title(title, fontsize=9)
