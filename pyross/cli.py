@@ -15,8 +15,8 @@ from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
 from .evaluation import accuracy, confusion_matrix, predict
-from .fitting import (COMMON_DEFAULTS, VAE_OPTIONS, build_model, check_classifier, create_run, ensure_trained,
-                      fit_run, new_config, require_finished)
+from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
+                      ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
@@ -97,7 +97,7 @@ def models_cmd(defaults):
             shown = {k: v for k, v in new_config(name).items() if k not in COMMON_DEFAULTS and k != "model"}
             options = {**shown.pop("model_options"), **shown}
             click.echo("       " + " ".join(f"--{k.replace('_', '-')} {_show(v)}" for k, v in options.items()
-                                          if v is not None))
+                                          if v is not None and k != "vae"))
 
 
 def _show(value):
@@ -136,8 +136,9 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
               help="vae, m1: p(x|z) for binarised images or grey levels  [default: bernoulli]")
 @click.option("--sigma", type=float, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
 @click.option("--noise", type=float, help="dae: standard deviation of the input corruption  [default: 0.3]")
-@click.option("--vae", "vae_run", help="m1: use the finished VAE run in this folder instead of training one")
-@click.option("--vae-epochs", type=int, help="m1: epochs of its VAE  [default: 20]")
+@click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
+@click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
+@click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
 @click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
@@ -148,11 +149,15 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--overwrite", is_flag=True, help="replace an existing --out folder")
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, **options):
+def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, m1_run, **options):
     """Train MODEL and write a run folder (see 'models' for the models)."""
     _check_positive(epochs=epochs)
-    if vae_run and model != "m1":
+    if vae_run and model not in STACKED:
         raise PyrossError(f"--vae does not apply to {model}")
+    if m1_run:
+        if model != "m1m2":
+            raise PyrossError(f"--m1 does not apply to {model}")
+        vae_run = vae_run_of(m1_run)
     if resume_dir is not None:
         run = Run.open(resume_dir)
         config = run.config
@@ -169,9 +174,12 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
-        if model == "m1" and vae_run:
-            vae_config = require_finished(vae_run, "vae", config["dataset"], "--vae").config
-            config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
+        if vae_run:
+            vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config
+            if model == "m1m2":
+                config["model_options"]["vae"] = vae_config["model_options"]
+            else:
+                config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
             config["vae_run"] = os.path.abspath(vae_run)
     device = resolve_device(device)
     if resume_dir is None:

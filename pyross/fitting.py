@@ -44,12 +44,19 @@ MODEL_DEFAULTS = {
     "vae": dict(_VAE),
     "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma")}, "noise": 0.3},
     "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
+    "m1m2": {"vae": {k: _VAE[k] for k in ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm",
+                                          "likelihood", "sigma")},
+             "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
+             "activation": "softplus", "batch_norm": "none", "lr": 3e-4, "epochs": 20, "augment": 0,
+             "vae_epochs": 20},
 }
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
                    "augment_unlabelled": False, "seed": 0, "data_dir": None}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run")
+#: the models that train or reuse a VAE first
+STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
 _FROM_DATASET = ("x_dim", "num_classes", "image_shape")
 #: the VAE options of M1, copied from a VAE run given as ``vae_run``
@@ -103,9 +110,23 @@ def _stderr(message):
     print(message, file=sys.stderr)
 
 
+def vae_options(config):
+    """The options of the VAE inside an M1 or M1+M2 run."""
+    options = config["model_options"]
+    return dict(options["vae"]) if config["model"] == "m1m2" else {k: options[k] for k in VAE_OPTIONS}
+
+
+def vae_run_of(path):
+    """The VAE run folder of ``path``: itself if it is a VAE run, its VAE's if it is an M1 run."""
+    config = Run.open(path).config
+    if config["model"] == "m1":
+        return config.get("vae_run") or os.path.join(path, VAE_DIR)
+    return path
+
+
 def _vae_config(config):
-    """The config of the VAE an M1 run trains first."""
-    options = {k: config["model_options"][k] for k in VAE_OPTIONS}
+    """The config of the VAE an M1 or M1+M2 run trains first."""
+    options = vae_options(config)
     keep = ("dataset", "labels", "unlabelled", "batch_size", "lr", "seed", "data_dir")
     return new_config("vae", **{k: config[k] for k in keep}, **options, epochs=config["vae_epochs"])
 
@@ -148,7 +169,7 @@ def _vae_stage(run, config, data, dataset, device, progress, echo):
     """Train (or resume, or reuse) the VAE of an M1 run; return its finished run."""
     if config.get("vae_run"):
         return require_finished(config["vae_run"], "vae", config["dataset"], "--vae")
-    echo(f"m1, step 1: the VAE, trained without labels on {data.n_train} images; run folder {run.file(VAE_DIR)}")
+    echo(f"{config['model']}, step 1: the VAE, trained without labels on {data.n_train} images; run folder {run.file(VAE_DIR)}")
     return ensure_trained(run.file(VAE_DIR), _vae_config(config), device, progress, echo,
                           data.without_labels(), dataset)
 
@@ -179,10 +200,10 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     pyro.set_rng_seed(config["seed"])
     pyro.clear_param_store()
     net = build_model(config, dataset).to(device)
-    if config["model"] == "m1":
+    if config["model"] in STACKED:
         vae_run = _vae_stage(run, config, data, dataset, device, progress, echo)
         vae_run.restore(net.vae, BEST, device=device)
-        if net.head is None:
+        if config["model"] == "m1" and net.head is None:
             return _fit_estimator(net, run, data, config["seed"])
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
@@ -226,6 +247,6 @@ def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_s
 
 def check_classifier(model, classifier):
     """Raise a one-line error for a ``--classifier`` the model does not have."""
-    allowed = {"m1": ("mlp",) + SKLEARN_HEADS}.get(model, ("mlp", "cnn"))
+    allowed = {"m1": ("mlp",) + SKLEARN_HEADS, "m1m2": ("mlp",)}.get(model, ("mlp", "cnn"))
     if classifier is not None and classifier not in allowed:
         raise PyrossError(f"--classifier {classifier} is not available for {model}; choose from {', '.join(allowed)}")

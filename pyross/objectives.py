@@ -173,6 +173,7 @@ class Reconstruction:
 #: model name → ``(model, alpha, n_labelled, n_train) -> objective``
 OBJECTIVES = {
     "m2": SemiSupervisedELBO,
+    "m1m2": lambda model, *args: SemiSupervisedELBO(model.m2, *args),  # M2's objective on the code z1
     "ff": lambda model, *_: LabelledLikelihood(model),
     "m1": lambda model, *_: LabelledLikelihood(model),
     "vae": lambda model, *_: UnsupervisedELBO(model),

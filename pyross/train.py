@@ -119,7 +119,10 @@ class Trainer:
             "best": self.best, "partial": self.partial, "rng": pyro.util.get_rng_state()})
 
     def _prepare(self, x):
-        """Images as the model reads them: binarised afresh, or grey levels."""
+        """Images as the model reads them: binarised afresh, grey levels, or what the model's
+        own ``prepare`` makes of them (M1+M2: a code drawn from the frozen encoder)."""
+        if hasattr(self.model, "prepare"):
+            return self.model.prepare(x)
         return binarize(x) if self.model.binary_data else x
 
     def train_epoch(self, epoch):

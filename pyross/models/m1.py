@@ -17,7 +17,7 @@ import torch
 from ..estimators import class_scores, fit, make_estimator
 from ..nets import MLP
 from .ff import LabelModel
-from .vae import VAE
+from .vae import FrozenVAE
 
 #: heads fitted by scikit-learn rather than by SVI
 SKLEARN_HEADS = ("svm", "rf", "logreg")
@@ -40,13 +40,11 @@ class M1(LabelModel):
                  activation="softplus", batch_norm="none", likelihood="bernoulli", sigma=0.1, classifier="mlp",
                  classifier_hidden=(500,)):
         super().__init__()
-        self.vae = VAE(x_dim, z_dim, hidden, decoder_hidden, activation, batch_norm, likelihood, sigma)
-        self.vae.requires_grad_(False)
+        self.vae = FrozenVAE(x_dim, z_dim, hidden, decoder_hidden, activation, batch_norm, likelihood, sigma)
         self.kind = classifier
         self.head = None if classifier in SKLEARN_HEADS else MLP(
             [z_dim], classifier_hidden, num_classes, activation, batch_norm != "none")
         self.estimator = None
-        self.train()
 
     @property
     def binary_data(self):
@@ -58,16 +56,9 @@ class M1(LabelModel):
         """The head only: the encoder is frozen."""
         return self.head
 
-    def train(self, mode=True):
-        """Set the head's mode; the VAE stays in ``eval`` mode (its batch-norm statistics are frozen too)."""
-        super().train(mode)
-        self.vae.eval()
-        return self
-
     def features(self, x):
         """Latent means :math:`\\mu_\\phi(x)`, without gradient."""
-        with torch.no_grad():
-            return self.vae.encode(x)
+        return self.vae.encode(x)
 
     def classifier(self, x):
         """Class logits of images ``x`` (for a scikit-learn head: :func:`~pyross.estimators.class_scores`)."""

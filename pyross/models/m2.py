@@ -45,26 +45,34 @@ class M2(nn.Module):
     :param str batch_norm: batch-normalise the hidden layers of ``"all"`` networks (as in the
         seed report), of the ``"classifier"`` only, or of ``"none"``. In the decoder, batch norm
         makes p(x | y, z) depend on the other images and the other enumerated classes of the batch.
+    :param str likelihood: p(x | y, z) is ``"bernoulli"`` (binary images) or ``"gaussian"``
+        with a learned diagonal scale (real vectors: M1+M2 models the M1 code z1 this way).
     """
 
-    #: the Bernoulli likelihood wants binarised images
-    binary_data = True
     #: the sub-networks that classify a new image: q(y | x)
     classification_parts = ("encoder_y",)
+    #: names of the observed and the continuous latent sites (M1+M2 renames them z1 and z2)
+    x_site, z_site = "x", "z"
 
     def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,),
                  activation="softplus", batch_norm="none", classifier_hidden=None, decoder_hidden=None,
-                 classifier="mlp", image_shape=(1, 28, 28)):
+                 classifier="mlp", image_shape=(1, 28, 28), likelihood="bernoulli"):
         super().__init__()
-        self.x_dim, self.num_classes, self.z_dim = x_dim, num_classes, z_dim
+        self.x_dim, self.num_classes, self.z_dim, self.likelihood = x_dim, num_classes, z_dim, likelihood
         norm_all, norm_classifier = batch_norm == "all", batch_norm in ("all", "classifier")
-        # p_theta(x | y, z): Bernoulli logits from (y, z)
-        self.decoder = MLP([num_classes, z_dim], decoder_hidden or hidden, x_dim, activation, norm_all)
+        # p_theta(x | y, z): Bernoulli logits, or Gaussian location and scale, from (y, z)
+        decoder = MLP if likelihood == "bernoulli" else GaussianMLP
+        self.decoder = decoder([num_classes, z_dim], decoder_hidden or hidden, x_dim, activation, norm_all)
         # q_phi(z | x, y): Gaussian location and scale from (x, y)
         self.encoder_z = GaussianMLP([x_dim, num_classes], hidden, z_dim, activation, norm_all)
         # q_phi(y | x): class logits from x
         self.encoder_y = make_classifier(classifier, x_dim, image_shape, classifier_hidden or hidden, num_classes,
                                          activation, norm_classifier)
+
+    @property
+    def binary_data(self):
+        """Whether the model wants binarised images (Bernoulli likelihood)."""
+        return self.likelihood == "bernoulli"
 
     def model(self, x, y=None):
         """p(x, y, z) = p(y) p(z) p(x | y, z); ``y`` is observed when given.
@@ -76,9 +84,13 @@ class M2(nn.Module):
         with pyro.plate("data", x.shape[0]):
             prior_y = x.new_zeros(self.num_classes)  # uniform: equal logits
             y = pyro.sample("y", dist.Categorical(logits=prior_y), obs=y)
-            z = pyro.sample("z", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
-            logits = self.decoder(one_hot(y, self.num_classes), z)
-            pyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
+            z = pyro.sample(self.z_site, dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
+            out = self.decoder(one_hot(y, self.num_classes), z)
+            if self.likelihood == "bernoulli":
+                px = dist.Bernoulli(logits=out, validate_args=False)
+            else:
+                px = dist.Normal(*out)
+            pyro.sample(self.x_site, px.to_event(1), obs=x)
 
     def guide(self, x, y=None):
         """q(y, z | x) = q(y | x) q(z | x, y); conditions on ``y`` when given.
@@ -92,7 +104,7 @@ class M2(nn.Module):
             if y is None:
                 y = pyro.sample("y", dist.Categorical(logits=self.encoder_y(x)))
             loc, scale = self.encoder_z(x, one_hot(y, self.num_classes))
-            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+            pyro.sample(self.z_site, dist.Normal(loc, scale).to_event(1))
 
     def classifier(self, x):
         """Logits of q(y | x): the classifier used for the auxiliary loss and for prediction."""

@@ -97,3 +97,30 @@ class VAE(nn.Module):
     def decode(self, z):
         """The mean image of p(x | z), in [0, 1]."""
         return torch.sigmoid(self.decoder(z))
+
+
+class FrozenVAE(VAE):
+    """A trained VAE used as a fixed feature extractor (by M1 and M1+M2): no gradient reaches
+    its weights, and it stays in ``eval`` mode whatever mode its owner is put in, so its
+    batch-norm statistics do not move either. Same weights and ``state_dict`` keys as :class:`VAE`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode=True):
+        """Stay in ``eval`` mode."""
+        return super().train(False)
+
+    @torch.no_grad()
+    def encode(self, x):
+        """The means of q(z | x), without gradient."""
+        return super().encode(x)
+
+    @torch.no_grad()
+    def sample(self, x):
+        """A fresh draw z ~ q(z | x), without gradient."""
+        loc, scale = self.encoder(x)
+        return loc + scale * torch.randn_like(loc)

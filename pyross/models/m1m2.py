@@ -1,0 +1,75 @@
+r"""M1+M2: Kingma et al.'s stacked model (section 3.2.3).
+
+.. math::
+
+    p_\theta(x, y, z_1, z_2) = p(y)\, p(z_2)\, p_\theta(z_1 \mid y, z_2)\, p_\theta(x \mid z_1)
+
+M1, a :class:`~pyross.models.VAE`, is trained first and gives
+:math:`p_\theta(x \mid z_1)` and :math:`q_\phi(z_1 \mid x)`; it then stays frozen
+(:class:`~pyross.models.vae.FrozenVAE`). M2 (:class:`~pyross.models.M2`, the same code,
+with ``likelihood="gaussian"``) is trained on the code :math:`z_1` instead of the pixels:
+
+.. math::
+
+    y &\sim \mathrm{Cat}(1/K)                                             && \text{site } \texttt{y} \\
+    z_2 &\sim \mathcal{N}(0, I)                                            && \text{site } \texttt{z2} \\
+    z_1 &\sim \mathcal{N}(\mu_\theta(y, z_2), \mathrm{diag}\,\sigma^2_\theta(y, z_2)) && \text{site } \texttt{z1} \text{ (observed)}
+
+with the guide :math:`q_\phi(y \mid z_1)\, q_\phi(z_2 \mid z_1, y)` and ``y`` enumerated for
+unlabelled images, exactly as M2 on pixels. Each time an image is used, :meth:`M1M2.prepare`
+draws a fresh :math:`z_1 \sim q_\phi(z_1 \mid x)` (not the mean): the M2 part sees a new sample
+of the code every epoch, which acts like the dynamic binarisation of the pixels.
+
+A new image is classified through :math:`x \to \mathbb{E}[q_\phi(z_1 \mid x)] \to q_\phi(y \mid z_1)`.
+"""
+from torch import nn
+
+from ..data import binarize
+from .m2 import M2
+from .vae import FrozenVAE
+
+
+class StackedM2(M2):
+    """M2 with its sites named as in the stacked model: ``z1`` observed, ``z2`` latent."""
+
+    x_site, z_site = "z1", "z2"
+
+
+class M1M2(nn.Module):
+    """The stacked model: a frozen VAE (M1) and an M2 on its code.
+
+    :param dict vae: the VAE's options (:class:`~pyross.models.VAE`'s arguments but ``x_dim``);
+        its ``z_dim`` is the size of :math:`z_1`.
+    :param int z_dim: size of :math:`z_2`.
+
+    The other parameters are those of the M2 part (:class:`~pyross.models.M2`), whose
+    classifier is an MLP on :math:`z_1`.
+    """
+
+    #: the sub-networks that classify a new image: q(z1 | x) and q(y | z1)
+    classification_parts = ("vae.encoder", "m2.encoder_y")
+    #: :meth:`prepare` binarises as the VAE needs
+    binary_data = False
+
+    def __init__(self, x_dim=784, num_classes=10, vae=None, z_dim=50, hidden=(500,), activation="softplus",
+                 batch_norm="none", classifier_hidden=None, decoder_hidden=None):
+        super().__init__()
+        self.vae = FrozenVAE(x_dim, **(vae or {}))
+        self.m2 = StackedM2(self.vae.z_dim, num_classes, z_dim, hidden, activation, batch_norm, classifier_hidden,
+                            decoder_hidden, classifier="mlp", likelihood="gaussian")
+
+    def prepare(self, x):
+        """A fresh :math:`z_1 \\sim q_\\phi(z_1 \\mid x)` for each image of ``x`` (grey levels)."""
+        return self.vae.sample(binarize(x) if self.vae.binary_data else x)
+
+    def model(self, z1, y=None):
+        """M2's model on the code ``z1`` (from :meth:`prepare`)."""
+        self.m2.model(z1, y)
+
+    def guide(self, z1, y=None):
+        """M2's guide on the code ``z1``."""
+        self.m2.guide(z1, y)
+
+    def classifier(self, x):
+        """Class logits of images ``x``: q(y | z1) at the mean of q(z1 | x)."""
+        return self.m2.classifier(self.vae.encode(x))

@@ -1,0 +1,109 @@
+"""M1+M2: the stacked bound against a hand computation, the frozen M1 encoder, the CLI."""
+import json
+import math
+
+import pyro
+import pytest
+import torch
+from torch.nn import functional as F
+
+from pyross.models import M1M2
+from pyross.objectives import make_objective
+from tests.test_baselines import PNG, TINY, _vae_tensors
+from tests.test_cli import invoke
+
+K, Z1, Z2, B = 3, 4, 2, 5
+
+
+def log_normal(v, loc, scale):
+    return (-0.5 * ((v - loc) / scale) ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+@pytest.fixture
+def stacked():
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    model = M1M2(x_dim=6, num_classes=K, vae={"z_dim": Z1, "hidden": (5,)}, z_dim=Z2, hidden=(4,))
+    z1 = model.prepare(torch.rand(B, 6))
+    return model, make_objective("m1m2", model, 0.1, 10, 1000), z1
+
+
+def hand_elbo(m2, z1, y_onehot, seed):
+    """log p(z1|y,z2) + log p(y) + log p(z2) - log q(z2|z1,y): p(z1|y,z2) Gaussian with learned scale."""
+    loc, scale = m2.encoder_z(z1, y_onehot)
+    torch.manual_seed(seed)
+    z2 = loc + scale * torch.randn(loc.shape)
+    mean, sd = m2.decoder(y_onehot, z2)
+    return (log_normal(z1, mean, sd) - math.log(K) + log_normal(z2, torch.zeros(()), torch.ones(()))
+            - log_normal(z2, loc, scale))
+
+
+def test_stacked_unlabelled_bound_is_sum_over_classes_plus_entropy(stacked):
+    model, objective, z1 = stacked
+    torch.manual_seed(7)
+    loss = objective.unlabelled_bound(objective.model, objective.guide, z1)
+    per_class = hand_elbo(model.m2, z1, torch.eye(K).unsqueeze(1), seed=7)  # (K, B)
+    q = F.softmax(model.m2.encoder_y(z1), dim=-1)
+    entropy = -(q * q.log()).sum(-1)
+    assert torch.allclose(loss, -((q.T * per_class).sum(0) + entropy).mean(), atol=1e-5)
+    assert not torch.allclose(loss, -(q.T * per_class).sum(0).mean(), atol=1e-3)
+
+
+def test_stacked_labelled_bound_uses_the_given_labels(stacked):
+    model, objective, z1 = stacked
+    y = torch.tensor([0, 1, 2, 1, 0])
+    torch.manual_seed(3)
+    loss = objective.labelled_bound(objective.model, objective.guide, z1, y)
+    assert torch.allclose(loss, -hand_elbo(model.m2, z1, F.one_hot(y, K).float(), seed=3).mean(), atol=1e-5)
+
+
+def test_sites_are_named_as_in_the_paper(stacked):
+    model, objective, z1 = stacked
+    trace = pyro.poutine.trace(model.model).get_trace(z1, torch.zeros(B, dtype=torch.long))
+    sites = [name for name, node in trace.nodes.items() if node["type"] == "sample" and name != "data"]
+    assert sites == ["y", "z2", "z1"] and trace.nodes["z1"]["is_observed"]
+
+
+def test_prepare_draws_a_fresh_code_each_time_near_the_mean():
+    torch.manual_seed(0)
+    model = M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,), "likelihood": "gaussian"}, z_dim=Z2, hidden=(4,))
+    x = torch.rand(2000, 6)
+    first, second = model.prepare(x), model.prepare(x)
+    assert not torch.allclose(first, second)
+    loc, scale = model.vae.encoder(x)
+    assert torch.allclose(((first - loc) / scale).std(), torch.tensor(1.0), atol=0.05)
+
+
+def test_m1m2_trains_with_its_vae_frozen_and_classifies_images(mnist_dir, tmp_path):
+    vae = tmp_path / "vae"
+    assert invoke("fit", "vae", "--data-dir", mnist_dir, "--out", vae, "--hidden", "16", "--z-dim", "4",
+                  "--batch-norm", "all", *TINY).exit_code == 0
+    out = tmp_path / "m1m2"
+    result = invoke("fit", "m1m2", "--vae", vae, "--data-dir", mnist_dir, "--out", out, "--labels", "20",
+                    "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2",
+                    "--lr", "0.01", *TINY)
+    assert result.exit_code == 0, result.output
+    trained, after = _vae_tensors(vae / "best.pt"), _vae_tensors(out / "last.pt", "vae.")
+    assert trained.keys() == after.keys() and all(torch.equal(trained[k], after[k]) for k in trained)
+    record = json.loads((out / "metrics.jsonl").read_text())
+    assert {"labelled", "unlabelled", "classifier", "valid_accuracy"} <= set(record)
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_options"]["vae"]["z_dim"] == 4 and config["vae_run"]
+    evaluated = invoke("evaluate", out, "--device", "cpu")
+    assert evaluated.exit_code == 0 and (out / "confusion_matrix.png").read_bytes()[:8] == PNG
+
+
+def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
+    out = tmp_path / "m1m2"
+    small = ["--labels", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2"]
+    assert invoke("fit", "m1m2", "--data-dir", mnist_dir, "--out", out, *small, "--vae-epochs", "1",
+                  *TINY).exit_code == 0
+    assert (out / "vae" / "summary.json").is_file()
+    m1 = tmp_path / "m1"
+    assert invoke("fit", "m1", "--vae", out / "vae", "--data-dir", mnist_dir, "--out", m1, "--labels", "20",
+                  *TINY).exit_code == 0
+    again = invoke("fit", "m1m2", "--m1", m1, "--data-dir", mnist_dir, "--out", tmp_path / "again", *small, *TINY)
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["vae_run"] == str(out / "vae")
+    wrong = invoke("fit", "m1m2", "--m1", out, "--data-dir", mnist_dir, "--out", tmp_path / "wrong")
+    assert wrong.exit_code == 2 and "--m1" in wrong.stderr and "not a vae run" in wrong.stderr
