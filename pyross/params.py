@@ -37,6 +37,9 @@ def parameter_table(configs, shapes=MNIST_SHAPES):
         described = f"{options.get('classifier', 'mlp')} {hidden}".strip()
         if config["model"] == "m1":
             described = f"encoder {','.join(map(str, options['hidden']))} → z {options['z_dim']} → {described}"
+        elif config["model"] == "m1m2":
+            vae = options["vae"]
+            described = f"encoder {','.join(map(str, vae['hidden']))} → z1 {vae['z_dim']} → {described}"
         rows.append(f"| {label} | {classification:,} | {additional:,} | {described} |")
     return "\n".join(rows)
 

@@ -15,6 +15,10 @@ Inference network (``guide``):
     q_\phi(y \mid x) &= \mathrm{Cat}(y \mid \mathrm{classifier}_\phi(x))  && \text{site } \texttt{y} \text{ (unlabelled only)} \\
     q_\phi(z \mid x, y) &= \mathcal{N}(z \mid \mu_\phi(x, y), \mathrm{diag}\,\sigma^2_\phi(x, y)) && \text{site } \texttt{z}
 
+With ``likelihood="gaussian"`` the last line is :math:`x \sim \mathcal{N}(\mu_\theta(y, z),
+\mathrm{diag}\,\sigma^2_\theta(y, z))`, for real-valued data: M1+M2
+(:mod:`pyross.models.m1m2`) models the code :math:`z_1` of M1 this way.
+
 With ``y`` given, ``y`` is observed in the model and the guide conditions on it: the ELBO is
 Kingma's labelled bound :math:`-\mathcal{L}(x, y)`. With ``y=None`` the guide samples ``y`` from
 the classifier; the training objective (:mod:`pyross.objectives`) marks that site for
