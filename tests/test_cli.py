@@ -30,7 +30,8 @@ def test_fit_writes_the_run_folder(run_dir):
     config = json.load(open(os.path.join(run_dir, "config.json")))
     assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
     assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier": "mlp", "classifier_hidden": [16],
-                                       "decoder_hidden": [16], "activation": "relu", "batch_norm": "all"}
+                                       "decoder_hidden": [16], "activation": "relu", "batch_norm": "all",
+                                       "likelihood": "bernoulli"}
     lines = open(os.path.join(run_dir, "metrics.jsonl")).read().splitlines()
     record = json.loads(lines[0])
     assert len(lines) == 1 and record["epoch"] == 1
