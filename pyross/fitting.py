@@ -84,7 +84,8 @@ def new_config(model, **options):
     merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **given}
     config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}
     config["model"] = model
-    config["model_options"] = {k: merged.get(k) for k in names}
+    defaults = inspect.signature(get_model_class(model)).parameters
+    config["model_options"] = {k: merged[k] if k in merged else defaults[k].default for k in names}
     return config
 
 
