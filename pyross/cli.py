@@ -16,11 +16,12 @@ from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
 from .evaluation import accuracy, confusion_matrix, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
-                      ensure_trained, fit_run, new_config, require_finished, vae_run_of)
+                      dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .plots import plot_accuracy_vs_labels, plot_confusion_matrix
+from .predict import input_paths, load_classifier, predict_rows, write_csv
 from .report import runs_table
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
@@ -109,9 +110,13 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 
 @main.command()
 @click.argument("model")
-@click.option("--dataset", default="mnist", show_default=True, help=f"one of: {', '.join(DATASETS)}")
-@click.option("--labels", default="100", show_default=True, callback=_count_or_all("--labels"),
-              help="labelled training images (a multiple of the classes) or 'all'; vae and dae use no labels")
+@click.option("--dataset", default="mnist", show_default=True,
+              help=f"one of: {', '.join(DATASETS)}, or folder:PATH for your own images (see the README)")
+@click.option("--image-size", type=int, help="image folders: resize images to this side  [default: 28]")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="image folders: 1 grey, 3 colour  [default: 1]")
+@click.option("--labels", callback=_count_or_all("--labels"),
+              help="labelled training images (a multiple of the classes) or 'all'; vae and dae use no labels  "
+                   "[default: 100; all for an image folder]")
 @click.option("--unlabelled", default="all", show_default=True, callback=_count_or_all("--unlabelled"),
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,
@@ -169,7 +174,8 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         check_classifier(model, options["classifier"])
         if options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
-        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs")})
+        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size")})
+        options["channels"] = options["channels"] and int(options["channels"])
         for name in ("augment", "noise"):
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name} must be >= 0, not {options[name]}")
@@ -213,7 +219,7 @@ def evaluate(run_dir, checkpoint, data_dir, device):
         raise PyrossError(f"{run_dir!r} is a {config['model']} run, which does not classify; "
                           f"evaluate a run of {', '.join(CLASSIFIERS)}")
     device = resolve_device(device)
-    data_set = get_dataset(config["dataset"], data_dir or config["data_dir"])
+    data_set = dataset_of(config, data_dir)
     net = build_model(config, data_set).to(device)
     state = run.restore(net, BEST if checkpoint == "best" else LAST, device=device)
     test = data_set.test.to(device)
@@ -316,6 +322,33 @@ def params(run_dirs):
     else:
         configs = default_configs()
     click.echo(parameter_table(configs))
+
+
+@main.command("predict")
+@click.argument("run_dir")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="CSV file to write  [default: stdout]")
+@click.option("--top-k", default=1, show_default=True, type=int, help="also name the next K-1 likeliest classes")
+@click.option("--batch-size", default=256, show_default=True, type=int)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def predict_cmd(run_dir, inputs, out, top_k, batch_size, device, quiet):
+    """Classify images (files or folders) with RUN_DIR's best checkpoint; writes CSV: path,
+    predicted class, one probability per class."""
+    _check_positive(top_k=top_k, batch_size=batch_size)
+    device = resolve_device(device)
+    net, names, shape = load_classifier(Run.open(run_dir), device)
+    if top_k > len(names):
+        raise PyrossError(f"--top-k {top_k} is more than the {len(names)} classes")
+    paths = input_paths(inputs)
+    rows = predict_rows(net, names, shape, paths, top_k, batch_size, device, progress=not quiet)
+    if out is None:
+        write_csv(rows, names, top_k, sys.stdout)
+        return
+    with open(f"{out}.tmp", "w", newline="") as f:
+        write_csv(rows, names, top_k, f)
+    os.replace(f"{out}.tmp", out)
+    click.echo(f"wrote {len(paths)} rows to {out}", err=True)
 
 
 @main.command()

@@ -23,6 +23,7 @@ import torch
 
 from . import __version__
 from .data import SemiSupervisedData, get_dataset
+from .data.registry import FOLDER
 from .data.semisupervised import subsample
 from .errors import PyrossError
 from .evaluation import accuracy
@@ -52,7 +53,7 @@ MODEL_DEFAULTS = {
 }
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
-                   "augment_unlabelled": False, "seed": 0, "data_dir": None}
+                   "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run")
 #: the models that train or reuse a VAE first
@@ -82,11 +83,19 @@ def new_config(model, **options):
         if name not in names and name not in TRAINING_OPTIONS:
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
     merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **given}
+    if merged["dataset"].startswith(FOLDER) and "labels" not in given:
+        merged["labels"] = "all"  # every image of the labelled/ folder
     config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}
     config["model"] = model
     defaults = inspect.signature(get_model_class(model)).parameters
     config["model_options"] = {k: merged[k] if k in merged else defaults[k].default for k in names}
     return config
+
+
+def dataset_of(config, data_dir=None):
+    """Load the dataset of a run's ``config`` (from ``data_dir`` if given, else the run's)."""
+    return get_dataset(config["dataset"], data_dir or config["data_dir"], config.get("image_size"),
+                       config.get("channels"), config["seed"])
 
 
 def build_model(config, dataset):
@@ -159,7 +168,7 @@ def ensure_trained(path, config, device="cpu", progress=True, echo=_stderr, data
     resume = os.path.exists(os.path.join(path, LAST))
     if resume:
         config = Run.open(path).config
-    dataset = dataset or get_dataset(config["dataset"], config["data_dir"])
+    dataset = dataset or dataset_of(config)
     data = data or load_data(config, dataset, device)
     run = Run(path) if resume else Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite=True)
     train(run, config, data, dataset, device, resume, progress, echo)
@@ -176,7 +185,8 @@ def _vae_stage(run, config, data, dataset, device, progress, echo):
 
 
 def _provenance(dataset, data, device):
-    return {"data_source": dataset.source, "n_labelled": len(data.labelled), "n_unlabelled": len(data.unlabelled),
+    return {"data_source": dataset.source, "class_names": list(dataset.class_names),
+            "image_shape": list(dataset.image_shape), "n_labelled": len(data.labelled), "n_unlabelled": len(data.unlabelled),
             "pyross": __version__, "torch": torch.__version__, "pyro": pyro.__version__,
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {device}"}
 
@@ -188,7 +198,7 @@ def create_run(path, config, device="cpu", overwrite=False):
     :raises PyrossError: for unloadable data or options the data do not allow, before
         anything is written.
     """
-    dataset = get_dataset(config["dataset"], config["data_dir"])
+    dataset = dataset_of(config)
     data = load_data(config, dataset, "cpu")
     return Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite)
 
@@ -241,7 +251,7 @@ def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_s
     :returns: the summary dict.
     """
     config = config or run.config
-    dataset = get_dataset(config["dataset"], config["data_dir"])
+    dataset = dataset_of(config)
     data = load_data(config, dataset, device)
     return train(run, config, data, dataset, device, resume, progress, echo)
 

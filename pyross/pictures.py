@@ -1,8 +1,7 @@
 """Pictures of a trained run, written into its folder as PNG."""
 import torch
 
-from .data import get_dataset
-from .fitting import build_model
+from .fitting import build_model, dataset_of
 from .plots import plot_image_grid, plot_latent_scatter
 from .runs import BEST
 
@@ -18,7 +17,7 @@ def latent_pictures(run, config, device="cpu", steps=20):
 
     :returns: the paths written.
     """
-    dataset = get_dataset(config["dataset"], config["data_dir"])
+    dataset = dataset_of(config)
     net = build_model(config, dataset).to(device)
     run.restore(net, BEST, device=device)
     net.eval()

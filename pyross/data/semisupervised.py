@@ -15,7 +15,7 @@ from .dataset import Split
 def select_labelled(y, n_labels, num_classes, seed):
     """Choose which training images keep their label.
 
-    :param torch.Tensor y: labels of the training images.
+    :param torch.Tensor y: labels of the training images (-1: unknown, never labelled).
     :param n_labels: ``"all"`` for every image, or an int: ``n_labels / num_classes`` images
         of each class are drawn with ``seed``; the others form the unlabelled set.
     :returns: ``(labelled_idx, unlabelled_idx)``, disjoint, sorted index tensors.
@@ -23,8 +23,8 @@ def select_labelled(y, n_labels, num_classes, seed):
         class has fewer images than asked for.
     """
     everything = torch.arange(len(y))
-    if n_labels == "all":
-        return everything, everything[:0]
+    if n_labels == "all":  # every image with a known label (an image folder's unlabelled images have -1)
+        return everything[y >= 0], everything[y < 0]
     if n_labels <= 0 or n_labels % num_classes:
         raise PyrossError(f"--labels {n_labels} must be a positive multiple of the "
                           f"number of classes ({num_classes}), or 'all'")
