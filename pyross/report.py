@@ -8,11 +8,16 @@ from .runs import SUMMARY, Run
 SHOWN = ("labels", "alpha", "lr", "batch_size", "augment", "augment_unlabelled", "seed")
 
 
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _options(config):
-    model = config["model_options"]
+    model = dict(config["model_options"])
+    nested = model.pop("vae", None) or {}  # M1+M2: the options of its VAE
     parts = [f"{k}={config[k]}" for k in SHOWN if k in config]
-    parts += [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in model.items()
-              if v is not None]
+    parts += [f"{k}={_show(v)}" for k, v in model.items() if v is not None]
+    parts += [f"vae.{k}={_show(v)}" for k, v in nested.items() if v is not None]
     return " ".join(parts)
 
 
