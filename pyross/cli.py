@@ -188,13 +188,14 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                 config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
             config["vae_run"] = os.path.abspath(vae_run)
     device = resolve_device(device)
+    data_set = dataset_of(config)
     if resume_dir is None:
         out = out or os.path.join("runs", f"{model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-        run = create_run(out, config, device, overwrite)
+        run = create_run(out, config, device, overwrite, data_set)
     else:
         run.write_json(CONFIG, config)  # with the new number of epochs
     summary = fit_run(run, config, device, resume=resume_dir is not None, progress=not quiet,
-                      echo=lambda message: click.echo(message, err=True))
+                      echo=lambda message: click.echo(message, err=True), dataset=data_set)
     if "test_accuracy" in summary:
         click.echo(f"best validation accuracy {summary['valid_accuracy']:.4f} at epoch {summary['best_epoch']}; "
                    f"its test accuracy {summary['test_accuracy']:.4f} ({summary['seconds_per_epoch']} s per epoch)")

@@ -2,11 +2,10 @@
 
 This is what ``pyross fit`` does after it has checked its options, usable from Python too::
 
-    from pyross.fitting import new_config, fit_run
-    from pyross.runs import Run
+    from pyross.fitting import create_run, fit_run, new_config
 
     config = new_config("m2", dataset="mnist", labels=100, epochs=2)
-    summary = fit_run(Run.create("runs/m2-demo", config), config)
+    summary = fit_run(create_run("runs/m2-demo", config), config)
 
 M1 trains in two stages: its VAE in the sub-folder ``vae/`` of the run (a run folder of its
 own, resumed or skipped if already there), unless ``vae_run`` names a finished VAE run;
@@ -191,14 +190,15 @@ def _provenance(dataset, data, device):
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {device}"}
 
 
-def create_run(path, config, device="cpu", overwrite=False):
+def create_run(path, config, device="cpu", overwrite=False, dataset=None):
     """Check that the data of ``config`` load, then create the run folder with the config and
-    where the data came from, the versions and the machine.
+    where the data came from (class names and image shape included), the versions and the machine.
 
+    :param dataset: the run's dataset, if already loaded.
     :raises PyrossError: for unloadable data or options the data do not allow, before
         anything is written.
     """
-    dataset = dataset_of(config)
+    dataset = dataset or dataset_of(config)
     data = load_data(config, dataset, "cpu")
     return Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite)
 
@@ -244,14 +244,15 @@ def _fit_estimator(net, run, data, seed):
     return summary
 
 
-def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_stderr):
+def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_stderr, dataset=None):
     """Load the data of ``run`` and train it (from its last checkpoint if ``resume``).
 
     :param config: the run's config (default: its ``config.json``).
+    :param dataset: the run's dataset, if already loaded.
     :returns: the summary dict.
     """
     config = config or run.config
-    dataset = dataset_of(config)
+    dataset = dataset or dataset_of(config)
     data = load_data(config, dataset, device)
     return train(run, config, data, dataset, device, resume, progress, echo)
 
