@@ -107,3 +107,11 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     assert json.loads((tmp_path / "again" / "config.json").read_text())["vae_run"] == str(out / "vae")
     wrong = invoke("fit", "m1m2", "--m1", out, "--data-dir", mnist_dir, "--out", tmp_path / "wrong")
     assert wrong.exit_code == 2 and "--m1" in wrong.stderr and "not a vae run" in wrong.stderr
+    # predict works for M1 and M1+M2 too: a 28x28 PNG in, one row with probabilities out
+    from PIL import Image
+    Image.fromarray((torch.rand(28, 28) * 255).to(torch.uint8).numpy()).save(tmp_path / "digit.png")
+    for run in (m1, tmp_path / "again"):
+        predicted = invoke("predict", run, tmp_path / "digit.png", "--device", "cpu")
+        assert predicted.exit_code == 0, predicted.output
+        header, row = predicted.stdout.strip().splitlines()
+        assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1)
