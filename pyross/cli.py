@@ -20,8 +20,9 @@ from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
-from .plots import plot_accuracy_vs_labels, plot_confusion_matrix
-from .predict import input_paths, load_classifier, predict_rows, write_csv
+from .figures import conditional_generation, latent_points, reconstructions, style_transfer, traversal
+from .plots import plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves, plot_image_grid, plot_latent_scatter
+from .predict import input_paths, load_classifier, load_trained, predict_rows, write_csv
 from .report import runs_table
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
@@ -323,6 +324,64 @@ def params(run_dirs):
     else:
         configs = default_configs()
     click.echo(parameter_table(configs))
+
+
+FIGURES = ("generate", "style-transfer", "traversal", "latent", "reconstructions", "curves")
+
+
+@main.command("figure")
+@click.argument("kind", type=click.Choice(FIGURES))
+@click.argument("run_dir")
+@click.option("--out", help="PNG file  [default: RUN_DIR/<kind>.png]")
+@click.option("--rows", default=8, show_default=True, type=int, help="generate, style-transfer, reconstructions")
+@click.option("--label", default=4, show_default=True, type=int, help="traversal: the class drawn")
+@click.option("--dims", default="0,1", show_default=True, help="traversal: the two dimensions of z swept")
+@click.option("--steps", default=11, show_default=True, type=int, help="traversal: grid points per dimension")
+@click.option("--seed", default=0, show_default=True, type=int, help="which styles and test images")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--data-dir", help="folder with the dataset (default: the run's)")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_dir, device):
+    """Draw a picture of RUN_DIR: conditional generation (generate), style transfer, a latent
+    traversal, the latent space, reconstructions, or the training curves; writes a PNG."""
+    run = Run.open(run_dir)
+    out = out or run.file(f"{kind}.png")
+    _check_positive(rows=rows, steps=steps)
+    if kind == "curves":
+        metrics = run.metrics()
+        if not metrics:
+            raise PyrossError(f"{run_dir!r} has no finished epoch in metrics.jsonl yet")
+        plot_curves(metrics, out, title=f"{run.config['model']}: {run_dir}")
+        click.echo(f"wrote {out}")
+        return
+    device = resolve_device(device)
+    net, names, shape = load_trained(run, device, BEST if checkpoint == "best" else LAST)
+    generator = torch.Generator().manual_seed(seed)
+    as_images = lambda t: t.reshape(*t.shape[:-1], *shape)  # noqa: E731
+    if kind in ("style-transfer", "latent", "reconstructions"):
+        test = dataset_of(run.config, data_dir).test
+        pick = torch.randperm(len(test), generator=generator)
+        x = test.x[pick[:rows]].to(device)
+    if kind == "generate":
+        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
+                        title=f"styles z ~ p(z) by row; classes {', '.join(names)} by column")
+    elif kind == "style-transfer":
+        plot_image_grid(as_images(style_transfer(net, x)), out,
+                        title="left: test image; right: every class in its style z ~ q(z|x,y)")
+    elif kind == "traversal":
+        try:
+            d = tuple(int(v) for v in dims.split(","))
+        except ValueError:
+            raise PyrossError(f"--dims must be two dimensions of z, e.g. 0,1; not {dims!r}") from None
+        plot_image_grid(as_images(traversal(net, label, d, steps)), out, extent=(-5, 5, -5, 5),
+                        title=f"class {names[label]}: z{d[0]} left to right, z{d[1]} bottom to top, the rest 0")
+    elif kind == "latent":
+        z, axes = latent_points(net, test.x.to(device))
+        plot_latent_scatter(z, test.y, names, out, title=f"test images: latent means ({axes})")
+    else:
+        plot_image_grid(as_images(reconstructions(net, x)).transpose(0, 1), out,
+                        title="top: test images; bottom: reconstructions")
+    click.echo(f"wrote {out}")
 
 
 @main.command("predict")

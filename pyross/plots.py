@@ -42,15 +42,19 @@ def plot_latent_scatter(z, labels, class_names, path, title=""):
 
 
 def plot_image_grid(images, path, title="", extent=None):
-    """Save a grid of grey images ``images`` of shape ``(rows, cols, H, W)`` as one picture.
+    """Save a grid of images ``images``, ``(rows, cols, H, W)`` grey or ``(rows, cols, C, H, W)``
+    with C = 1 or 3, values in [0, 1], as one picture.
 
     :param extent: ``(left, right, bottom, top)`` coordinates to label the axes with (e.g. the
         latent coordinates of a decoded grid); no axes when ``None``.
     """
-    rows, cols, h, w = images.shape
-    mosaic = images.cpu().permute(0, 2, 1, 3).reshape(rows * h, cols * w).numpy()
+    if images.dim() == 4:
+        images = images.unsqueeze(2)
+    rows, cols, c, h, w = images.shape
+    mosaic = images.detach().cpu().clamp(0, 1).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, c).numpy()
     fig, ax = plt.subplots(figsize=(cols * w / 100 + 1.0, rows * h / 100 + 0.8), dpi=100)  # about 1 pixel per pixel
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1, extent=extent,
+              interpolation="nearest")
     if extent is None:
         ax.axis("off")
     ax.set_title(title, fontsize=9)
@@ -81,6 +85,26 @@ def plot_accuracy_vs_labels(results, path, title=""):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_curves(metrics, path, title=""):
+    """Save the loss and the validation/test accuracy (or loss) by epoch from ``metrics.jsonl`` records."""
+    epochs = [m["epoch"] for m in metrics]
+    name = "accuracy" if "valid_accuracy" in metrics[0] else "loss"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    left.plot(epochs, [m["loss"] for m in metrics], marker="o")
+    left.set_ylabel("training loss (mean per step)")
+    for split in ("valid", "test"):
+        right.plot(epochs, [m[f"{split}_{name}"] for m in metrics], marker="o", label=split)
+    right.set_ylabel(name)
+    right.legend()
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -34,15 +34,10 @@ def input_paths(inputs):
     return paths
 
 
-def load_classifier(run, device="cpu"):
-    """The model of ``run`` with its best weights, its class names and ``(C, H, W)``.
-
-    :raises PyrossError: if the run's model does not classify.
-    """
+def load_trained(run, device="cpu", checkpoint=BEST):
+    """The model of ``run`` with the weights of ``checkpoint``, in ``eval`` mode, with its
+    class names and image shape ``(C, H, W)`` (from ``config.json``; no data are loaded)."""
     config = run.config
-    if config["model"] not in CLASSIFIERS:
-        raise PyrossError(f"{run.path!r} is a {config['model']} run, which does not classify; "
-                          f"use a run of {', '.join(CLASSIFIERS)}")
     if "class_names" in config:
         names, shape = config["class_names"], tuple(config["image_shape"])
     else:  # a run folder from before the class names were recorded
@@ -50,8 +45,20 @@ def load_classifier(run, device="cpu"):
         names, shape = list(dataset.class_names), dataset.image_shape
     shapes = SimpleNamespace(x_dim=math.prod(shape), num_classes=len(names), image_shape=shape)
     net = build_model(config, shapes).to(device)
-    run.restore(net, BEST, device=device)
+    run.restore(net, checkpoint, device=device)
     return net.eval(), names, shape
+
+
+def load_classifier(run, device="cpu"):
+    """:func:`load_trained` for a model that classifies.
+
+    :raises PyrossError: if the run's model does not classify.
+    """
+    model = run.config["model"]
+    if model not in CLASSIFIERS:
+        raise PyrossError(f"{run.path!r} is a {model} run, which does not classify; "
+                          f"use a run of {', '.join(CLASSIFIERS)}")
+    return load_trained(run, device)
 
 
 @torch.no_grad()

@@ -113,3 +113,12 @@ class M2(nn.Module):
     def classifier(self, x):
         """Logits of q(y | x): the classifier used for the auxiliary loss and for prediction."""
         return self.encoder_y(x)
+
+    def encode(self, x, y):
+        """The style of images ``x`` of classes ``y``: the means of q(z | x, y)."""
+        return self.encoder_z(x, one_hot(y, self.num_classes))[0]
+
+    def decode(self, y, z):
+        """The mean of p(x | y, z): an image of class(es) ``y`` in style(s) ``z`` (they broadcast)."""
+        out = self.decoder(one_hot(y, self.num_classes), z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out[0]

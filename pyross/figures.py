@@ -1,0 +1,92 @@
+"""The pictures of a trained run (seeds 000, 001, 002), each a grid of images or a plot.
+
+* :func:`conditional_generation` (seed 001): rows are styles z ~ p(z), columns the classes.
+* :func:`style_transfer` (seeds 000, 001): the first column holds real test images; each row
+  infers the style z of its image (q(z | x, y) at the predicted class) and renders every class in it.
+* :func:`traversal` (seed 000): one class, all latent dimensions 0 but two, which sweep a grid.
+* :func:`latent_points`: test-set latent means (2-D as they are, more dimensions through PCA).
+* :func:`reconstructions`: test images beside the mean of p(x | z) at their latent means.
+
+The first three need M2's decoder p(x | y, z); the last two work for M2 and the VAE.
+"""
+import torch
+
+from .errors import PyrossError
+from .models import M2, VAE
+
+
+def _require(net, cls, picture):
+    if not isinstance(net, cls):
+        raise PyrossError(f"{picture} needs a {cls.__name__} run (its model has a "
+                          f"{'decoder p(x | y, z)' if cls is M2 else 'decoder p(x | z)'}), "
+                          f"not {type(net).__name__}")
+
+
+@torch.no_grad()
+def conditional_generation(net, rows, generator):
+    """``(rows, K, ...)`` images: row ``r`` is one style z ~ N(0, I), column ``k`` the class ``k``."""
+    _require(net, M2, "generate")
+    z = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)
+    classes = torch.arange(net.num_classes, device=z.device)
+    return net.decode(classes, z)
+
+
+@torch.no_grad()
+def style_transfer(net, x):
+    """``(len(x), 1 + K, ...)``: each image of ``x``, then every class in its inferred style."""
+    _require(net, M2, "style-transfer")
+    y = net.classifier(x).argmax(-1)
+    z = net.encode(x, y).unsqueeze(1)  # (B, 1, Z)
+    rendered = net.decode(torch.arange(net.num_classes, device=x.device), z)  # (B, K, D)
+    return torch.cat([x.unsqueeze(1), rendered], dim=1)
+
+
+@torch.no_grad()
+def traversal(net, label, dims=(0, 1), steps=11, extent=5.0):
+    """``(steps, steps, ...)`` images of class ``label``: z is 0 except dimensions ``dims``, which
+    run from ``-extent`` to ``extent`` (first dimension left to right, second bottom to top)."""
+    _require(net, M2, "traversal")
+    if not 0 <= label < net.num_classes:
+        raise PyrossError(f"--label {label} is not a class (0 to {net.num_classes - 1})")
+    if len(set(dims)) != 2 or not all(0 <= d < net.z_dim for d in dims):
+        raise PyrossError(f"--dims needs two different dimensions of z, from 0 to {net.z_dim - 1}")
+    device = next(net.parameters()).device
+    axis = torch.linspace(-extent, extent, steps, device=device)
+    z = torch.zeros(steps, steps, net.z_dim, device=device)
+    z[..., dims[0]] = axis.expand(steps, steps)
+    z[..., dims[1]] = axis.flip(0).unsqueeze(1).expand(steps, steps)
+    return net.decode(torch.full((steps, steps), label, device=device), z)
+
+
+def _latent_means(net, x):
+    if isinstance(net, M2):
+        return net.encode(x, net.classifier(x).argmax(-1))
+    _require(net, VAE, "latent")
+    return net.encode(x)
+
+
+@torch.no_grad()
+def latent_points(net, x, batch_size=1000):
+    """Latent means of images ``x`` in two dimensions (the first two principal components
+    when z has more), and a description of the axes."""
+    z = torch.cat([_latent_means(net, xb) for xb in x.split(batch_size)])
+    if z.shape[1] == 2:
+        return z, "z"
+    if z.shape[1] == 1:
+        return torch.cat([z, torch.zeros_like(z)], 1), "z"
+    centred = z - z.mean(0)
+    _, _, v = torch.pca_lowrank(centred, q=2, center=False)
+    return centred @ v[:, :2], f"first two principal components of the {z.shape[1]}-D z"
+
+
+@torch.no_grad()
+def reconstructions(net, x):
+    """``(len(x), 2, ...)``: each image and the mean of p(x | z) at its latent mean (M2: and its
+    predicted class)."""
+    if isinstance(net, M2):
+        y = net.classifier(x).argmax(-1)
+        rebuilt = net.decode(y, net.encode(x, y))
+    else:
+        _require(net, VAE, "reconstructions")
+        rebuilt = net.decode(net.encode(x))
+    return torch.stack([x, rebuilt], dim=1)
