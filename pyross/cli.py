@@ -364,7 +364,7 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         x = test.x[pick[:rows]].to(device)
     if kind == "generate":
         plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
-                        title=f"styles z ~ p(z) by row; classes {', '.join(names)} by column")
+                        title="rows: styles z ~ p(z); columns: the classes")
     elif kind == "style-transfer":
         plot_image_grid(as_images(style_transfer(net, x)), out,
                         title="left: test image; right: every class in its style z ~ q(z|x,y)")
