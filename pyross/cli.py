@@ -21,7 +21,9 @@ from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .figures import conditional_generation, latent_points, reconstructions, style_transfer, traversal
-from .plots import plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves, plot_image_grid, plot_latent_scatter
+from .experiments import accuracy_points, error_table, run_grid
+from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves,
+                    plot_image_grid, plot_latent_scatter)
 from .predict import input_paths, load_classifier, load_trained, predict_rows, write_csv
 from .report import runs_table
 from .representations import encode, results_table, run_study
@@ -146,6 +148,8 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
 @click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
 @click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
+@click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
+                                                  "[default: one pass over the images]")
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -175,7 +179,8 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         check_classifier(model, options["classifier"])
         if options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
-        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size")})
+        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
+                                                    "steps_per_epoch")})
         options["channels"] = options["channels"] and int(options["channels"])
         for name in ("augment", "noise"):
             if options[name] is not None and options[name] < 0:
@@ -324,6 +329,68 @@ def params(run_dirs):
     else:
         configs = default_configs()
     click.echo(parameter_table(configs))
+
+
+def _ints(name):
+    def parse(ctx, param, value):
+        try:
+            return [v.strip() if v.strip() == "all" else int(v) for v in value.split(",")]
+        except ValueError:
+            raise PyrossError(f"{name} must be whole numbers separated by commas, not {value!r}") from None
+    return parse
+
+
+@main.command("experiment")
+@click.argument("kind", type=click.Choice(["labels", "unlabelled"]))
+@click.option("--models", default="m2", show_default=True, callback=_names(MODELS),
+              help="models to compare, separated by commas (those that classify)")
+@click.option("--labels", default="100,600,1000,3000", show_default=True, callback=_ints("--labels"),
+              help="numbers of labels (for 'unlabelled': the first is used)")
+@click.option("--unlabelled", default="0,100,1000,10000,49900", show_default=True, callback=_ints("--unlabelled"),
+              help="'unlabelled' only: numbers of unlabelled images")
+@click.option("--seeds", default="0", show_default=True, callback=_ints("--seeds"), help="seeds, e.g. 0,1,2")
+@click.option("--epochs", type=int, help="epochs of every run  [default: each model's]")
+@click.option("--steps-per-epoch", type=int,
+              help="steps of an epoch  [default: one pass for 'labels'; 500 for 'unlabelled', so that every "
+                   "run takes as many steps]")
+@click.option("--dataset", default="mnist", show_default=True)
+@click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
+@click.option("--out", help="experiment folder; run again with the same --out to resume  "
+                            "[default: runs/experiment-<kind>]")
+@click.option("--smoke", is_flag=True, help="a quick check: tiny networks, one epoch, unlabelled counts capped at 1,000")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def experiment(kind, models, labels, unlabelled, seeds, epochs, steps_per_epoch, dataset, data_dir, out, smoke,
+               device, quiet):
+    """Accuracy against the number of labels (the paper's Table 1) or of unlabelled images
+    (seed 000's figure): trains every run (skipping finished ones), writes table.md and accuracy.png."""
+    for model in models:
+        if model not in CLASSIFIERS:
+            raise PyrossError(f"{model} does not classify; --models takes {', '.join(CLASSIFIERS)}")
+    _check_positive(epochs=epochs, steps_per_epoch=steps_per_epoch)
+    device = resolve_device(device)
+    data_set = get_dataset(dataset, data_dir)  # a bad dataset or label count fails here, before any training
+    for count in labels:
+        select_labelled(data_set.train.y, count, data_set.num_classes, 0)
+    if kind == "labels":
+        cells = [(m, n, "all", s) for m in models for n in labels for s in seeds]
+    else:
+        if steps_per_epoch is None:
+            steps_per_epoch = 5 if smoke else 500
+        cells = [(m, labels[0], u, s) for m in models for u in unlabelled for s in seeds]
+    out = out or os.path.join("runs", f"experiment-{kind}")
+    options = {"dataset": dataset, "data_dir": data_dir, "epochs": epochs, "steps_per_epoch": steps_per_epoch}
+    results = run_grid(out, cells, options, device, smoke, progress=not quiet,
+                       echo=lambda message: click.echo(message, err=True))
+    key = "labels" if kind == "labels" else "unlabelled"
+    table = error_table(results, key, paper=kind == "labels" and dataset == "mnist")
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(f"Test error (%) on {dataset}, mean ± sd over seeds {', '.join(map(str, seeds))}\n\n{table}\n")
+    points = {m: [(0 if n == "all" else n, a, sd) for n, a, sd in p] for m, p in accuracy_points(results, key).items()}
+    xlabel = "labelled training images" if kind == "labels" else f"unlabelled images ({labels[0]} labels)"
+    plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"), title=f"{dataset}: {', '.join(models)}")
+    click.echo(table)
+    click.echo(f"wrote {os.path.join(out, 'table.md')} and {os.path.join(out, 'accuracy.png')}")
 
 
 FIGURES = ("generate", "style-transfer", "traversal", "latent", "reconstructions", "curves")

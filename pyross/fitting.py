@@ -54,7 +54,7 @@ MODEL_DEFAULTS = {
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
                    "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None}
 #: options of the training rather than of the model
-TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run")
+TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch")
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
@@ -218,7 +218,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
             return _fit_estimator(net, run, data, config["seed"])
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
-                      config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress)
+                      config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
+                      steps_per_epoch=config.get("steps_per_epoch"))
     if resume and os.path.exists(run.file(LAST)):
         trainer.resume()
     echo(f"{config['model']} on {config['dataset']} ({dataset.source}): {len(data.labelled)} labelled, "

@@ -63,24 +63,22 @@ def plot_image_grid(images, path, title="", extent=None):
     plt.close(fig)
 
 
-def plot_accuracy_vs_labels(results, path, title=""):
-    """Save test accuracy against the number of labels (log scale), one line per
-    representation and classifier, from :func:`pyross.representations.run_study` results."""
+def plot_accuracy_lines(lines, xlabel, path, title="", styles=None):
+    """Save test accuracy against a count (log scale; 0 is drawn at the left edge), one line per
+    key of ``lines``: ``{label: [(count, accuracy, sd), ...]}``, with the sd as error bars.
+
+    :param styles: ``{label: matplotlib keyword arguments}`` for some lines.
+    """
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    styles = {"vae": "-", "dae": "--", "pixels": ":"}  # line style: the representation
-    classifiers = list(dict.fromkeys(r["classifier"] for r in results))  # colour and marker: the classifier
-    markers = "osD^v<>p"
-    for name, clf in dict.fromkeys((r["representation"], r["classifier"]) for r in results):
-        points = sorted((r["n_labelled"], r["test_accuracy"]) for r in results
-                        if (r["representation"], r["classifier"]) == (name, clf))
-        k = classifiers.index(clf)
-        ax.plot(*zip(*points), linestyle=styles.get(name, "-"), marker=markers[k % len(markers)],
-                color=plt.get_cmap("tab10")(k % 10), label=f"{name} + {clf}")
-    ax.set_xscale("log")
-    counts = sorted({r["n_labelled"] for r in results})
+    counts = sorted({n for points in lines.values() for n, _, _ in points})
+    ax.set_xscale("symlog", linthresh=max(min((n for n in counts if n > 0), default=1), 1))
+    for label, points in lines.items():
+        n, mean, sd = zip(*sorted(points))
+        style = {"marker": "o", **(styles or {}).get(label, {})}
+        ax.errorbar(n, mean, yerr=sd if any(sd) else None, capsize=3, label=label, **style)
     ax.set_xticks(counts, [f"{n:,}" for n in counts])
     ax.minorticks_off()
-    ax.set_xlabel("labelled training images")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
@@ -88,6 +86,22 @@ def plot_accuracy_vs_labels(results, path, title=""):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_accuracy_vs_labels(results, path, title=""):
+    """Save test accuracy against the number of labels from
+    :func:`pyross.representations.run_study` results: line style by representation, colour and
+    marker by classifier."""
+    linestyles = {"vae": "-", "dae": "--", "pixels": ":"}
+    classifiers = list(dict.fromkeys(r["classifier"] for r in results))
+    lines, styles = {}, {}
+    for r in results:
+        label = f"{r['representation']} + {r['classifier']}"
+        lines.setdefault(label, []).append((r["n_labelled"], r["test_accuracy"], 0.0))
+        k = classifiers.index(r["classifier"])
+        styles[label] = {"linestyle": linestyles.get(r["representation"], "-"), "marker": "osD^v<>p"[k % 8],
+                         "color": plt.get_cmap("tab10")(k % 10)}
+    plot_accuracy_lines(lines, "labelled training images", path, title, styles)
 
 
 def plot_curves(metrics, path, title=""):

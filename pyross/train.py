@@ -71,17 +71,20 @@ class Trainer:
     :param bool augment_unlabelled: shift the unlabelled images too.
     :param tuple image_shape: ``(C, H, W)`` of the images, for ``augment``.
     :param bool progress: show a progress bar.
+    :param int steps_per_epoch: steps of an epoch, the labelled and the unlabelled batches
+        both cycling (default: one pass over the images, as the module docstring says).
     """
 
     def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
-                 augment_unlabelled=False, progress=True):
+                 augment_unlabelled=False, progress=True, steps_per_epoch=None):
         self.model, self.objective, self.data, self.run = model, objective, data, run
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed, self.progress = batch_size, seed, progress
         self.svi = make_svi(objective, lr)
         n_images = len(data.unlabelled) if objective.uses_unlabelled else data.n_train
-        self.steps_per_epoch = math.ceil((n_images or len(data.labelled)) / batch_size)
+        self.fixed_steps = steps_per_epoch
+        self.steps_per_epoch = steps_per_epoch or math.ceil((n_images or len(data.labelled)) / batch_size)
         self.classifies = hasattr(model, "classifier")
         #: the validation metric that picks the best checkpoint, and its sign (+1: higher is better)
         self.metric, self.sign = ("valid_accuracy", 1) if self.classifies else ("valid_loss", -1)
@@ -107,7 +110,12 @@ class Trainer:
         device = self.data.unlabelled.device
         labelled = (_cycle(len(self.data.labelled), self.batch_size, generator, device)
                     if self.objective.uses_labelled else itertools.repeat(None))
-        if len(self.data.unlabelled) == 0 or not self.objective.uses_unlabelled:
+        reads_unlabelled = len(self.data.unlabelled) > 0 and self.objective.uses_unlabelled
+        if self.fixed_steps:
+            unlabelled = (_cycle(len(self.data.unlabelled), self.batch_size, generator, device)
+                          if reads_unlabelled else itertools.repeat(None))
+            return [(next(labelled), next(unlabelled)) for _ in range(self.steps_per_epoch)]
+        if not reads_unlabelled:
             return [(next(labelled), None) for _ in range(self.steps_per_epoch)]
         return [(next(labelled), u) for u in
                 index_batches(len(self.data.unlabelled), self.batch_size, generator, device)]

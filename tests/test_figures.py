@@ -56,3 +56,51 @@ def test_bad_figure_requests_are_one_line(args, message, runs, tmp_path):
     result = invoke("figure", kind, path, "--out", tmp_path / "out.png", "--device", "cpu", *rest)
     assert result.exit_code == 2 and message in result.stderr, result.output
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+
+
+def test_experiment_labels_in_smoke_mode_writes_a_table_with_the_paper_and_resumes(mnist_dir, tmp_path):
+    out = tmp_path / "exp"
+    args = ["experiment", "labels", "--models", "m2,ff", "--labels", "20,40", "--seeds", "0,1", "--smoke",
+            "--dataset", "mnist", "--data-dir", mnist_dir, "--out", out, "--device", "cpu", "--quiet"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    table = (out / "table.md").read_text().splitlines()
+    assert table[2] == "| labels | m2 (pyross) | M2 (paper) | ff (pyross) | NN (paper) |"
+    assert table[4].startswith("| 20 | ") and "(n=2)" in table[4] and table[5].startswith("| 40 | ")
+    assert size(out / "accuracy.png") == (700, 450)
+    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert runs[0] == "ff-labels20-unlabelledall-seed0" and len(runs) == 8
+    # stop one run half-way (no summary), run again: only that one trains, from its checkpoint
+    stopped = out / "m2-labels40-unlabelledall-seed1"
+    (stopped / "summary.json").unlink()
+    finished = (out / "ff-labels20-unlabelledall-seed0" / "metrics.jsonl").read_text()
+    again = invoke(*args)
+    assert again.exit_code == 0, again.output
+    assert "run " + str(stopped) in again.stderr and again.stderr.count("\nrun ") + again.stderr.startswith("run ") == 1
+    assert (out / "ff-labels20-unlabelledall-seed0" / "metrics.jsonl").read_text() == finished
+    assert (stopped / "summary.json").exists()
+
+
+def test_experiment_unlabelled_gives_every_run_the_same_steps(mnist_dir, tmp_path):
+    out = tmp_path / "exp"
+    result = invoke("experiment", "unlabelled", "--models", "ff,m2", "--labels", "20", "--unlabelled", "0,60",
+                    "--smoke", "--dataset", "mnist", "--data-dir", mnist_dir, "--out", out, "--device", "cpu",
+                    "--quiet")
+    assert result.exit_code == 0, result.output
+    for run in ("ff-labels20-unlabelled0-seed0", "m2-labels20-unlabelled60-seed0"):
+        config = __import__("json").loads((out / run / "config.json").read_text())
+        assert config["steps_per_epoch"] == 5
+    assert "| 0 | " in (out / "table.md").read_text() and size(out / "accuracy.png") == (700, 450)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "m2,vae"], "vae does not classify"),
+    (["--models", "m3"], "unknown model 'm3'"),
+    (["--labels", "20,x"], "--labels must be whole numbers"),
+    (["--labels", "15"], "multiple of the number of classes"),
+])
+def test_bad_experiments_are_one_line(args, message, mnist_dir, tmp_path):
+    result = invoke("experiment", "labels", *args, "--dataset", "mnist", "--data-dir", mnist_dir,
+                    "--out", tmp_path / "exp", "--smoke")
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not (tmp_path / "exp").exists()
