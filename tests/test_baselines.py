@@ -2,7 +2,6 @@
 and each model end to end through the command line on small made-up data."""
 import json
 import math
-import os
 
 import pyro
 import pytest

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import torch
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
