@@ -25,7 +25,7 @@ from .experiments import accuracy_points, error_table, run_grid
 from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves,
                     plot_image_grid, plot_latent_scatter)
 from .predict import input_paths, load_classifier, load_trained, predict_rows, write_csv
-from .report import runs_table
+from .report import runs_table, show_option
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
 
@@ -100,12 +100,8 @@ def models_cmd(defaults):
         if defaults:
             shown = {k: v for k, v in new_config(name).items() if k not in COMMON_DEFAULTS and k != "model"}
             options = {**shown.pop("model_options"), **shown}
-            click.echo("       " + " ".join(f"--{k.replace('_', '-')} {_show(v)}" for k, v in options.items()
+            click.echo("       " + " ".join(f"--{k.replace('_', '-')} {show_option(v)}" for k, v in options.items()
                                           if v is not None and k != "vae"))
-
-
-def _show(value):
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 _DEPENDS = "  [default: depends on the model, see 'models --defaults']"

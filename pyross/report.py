@@ -8,7 +8,8 @@ from .runs import SUMMARY, Run
 SHOWN = ("labels", "alpha", "lr", "batch_size", "augment", "augment_unlabelled", "seed")
 
 
-def _show(value):
+def show_option(value):
+    """An option value as typed on the command line: lists joined by commas."""
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
@@ -16,8 +17,8 @@ def _options(config):
     model = dict(config["model_options"])
     nested = model.pop("vae", None) or {}  # M1+M2: the options of its VAE
     parts = [f"{k}={config[k]}" for k in SHOWN if k in config]
-    parts += [f"{k}={_show(v)}" for k, v in model.items() if v is not None]
-    parts += [f"vae.{k}={_show(v)}" for k, v in nested.items() if v is not None]
+    parts += [f"{k}={show_option(v)}" for k, v in model.items() if v is not None]
+    parts += [f"vae.{k}={show_option(v)}" for k, v in nested.items() if v is not None]
     return " ".join(parts)
 
 

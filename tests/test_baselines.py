@@ -12,14 +12,12 @@ from torch.nn import functional as F
 from pyross.models import DAE, FF, VAE
 from pyross.objectives import LabelledLikelihood, Reconstruction, UnsupervisedELBO
 from tests.test_cli import invoke
+from tests.test_m2_objective import log_normal
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--batch-size", "20", "--epochs", "1", "--device", "cpu", "--quiet"]
 REPRESENTATION = ["--hidden", "16", "--z-dim", "2", *TINY]
 
-
-def log_normal(v, loc, scale):
-    return (-0.5 * ((v - loc) / scale) ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])

@@ -11,12 +11,10 @@ from pyross.models import M1M2
 from pyross.objectives import make_objective
 from tests.test_baselines import PNG, TINY, _vae_tensors
 from tests.test_cli import invoke
+from tests.test_m2_objective import log_normal
 
 K, Z1, Z2, B = 3, 4, 2, 5
 
-
-def log_normal(v, loc, scale):
-    return (-0.5 * ((v - loc) / scale) ** 2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 @pytest.fixture
