@@ -24,7 +24,7 @@ from .figures import conditional_generation, latent_points, reconstructions, sty
 from .experiments import accuracy_points, error_table, run_grid
 from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves,
                     plot_image_grid, plot_latent_scatter)
-from .predict import input_paths, load_classifier, load_trained, predict_rows, write_csv
+from .predict import input_paths, load_classifier, load_trained, predict_rows, require_classifier, write_csv
 from .report import runs_table, show_option
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
@@ -205,7 +205,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         click.echo(f"best validation loss {summary['valid_loss']:.2f} at epoch {summary['best_epoch']}; "
                    f"its test loss {summary['test_loss']:.2f} ({summary['seconds_per_epoch']} s per epoch)")
     if config["model"] == "vae" and config["model_options"]["z_dim"] == 2:
-        for path in latent_pictures(run, config, device):
+        for path in latent_pictures(run, data_set, device):
             click.echo(f"wrote {path}")
 
 
@@ -218,9 +218,7 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     """Test accuracy of RUN_DIR's checkpoint; writes confusion_matrix.png into RUN_DIR."""
     run = Run.open(run_dir)
     config = run.config
-    if config["model"] not in CLASSIFIERS:
-        raise PyrossError(f"{run_dir!r} is a {config['model']} run, which does not classify; "
-                          f"evaluate a run of {', '.join(CLASSIFIERS)}")
+    require_classifier(run)
     device = resolve_device(device)
     data_set = dataset_of(config, data_dir)
     net = build_model(config, data_set).to(device)
@@ -318,10 +316,10 @@ def params(run_dirs):
     the classification parameters, from an image to its class, and the additional,
     generative ones, for parameter-matched comparisons."""
     if run_dirs:
-        configs = [(os.path.basename(os.path.normpath(path)), Run.open(path).config) for path in run_dirs]
-        for path, (_, config) in zip(run_dirs, configs):
-            if config["model"] not in CLASSIFIERS:
-                raise PyrossError(f"{path!r} is a {config['model']} run, which does not classify")
+        runs = [Run.open(path) for path in run_dirs]
+        for run in runs:
+            require_classifier(run)
+        configs = [(os.path.basename(os.path.normpath(run.path)), run.config) for run in runs]
     else:
         configs = default_configs()
     click.echo(parameter_table(configs))

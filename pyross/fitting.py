@@ -169,7 +169,7 @@ def ensure_trained(path, config, device="cpu", progress=True, echo=_stderr, data
         config = Run.open(path).config
     dataset = dataset or dataset_of(config)
     data = data or load_data(config, dataset, device)
-    run = Run(path) if resume else Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite=True)
+    run = Run(path) if resume else create_run(path, config, device, True, dataset, data)
     train(run, config, data, dataset, device, resume, progress, echo)
     return run
 
@@ -190,16 +190,16 @@ def _provenance(dataset, data, device):
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {device}"}
 
 
-def create_run(path, config, device="cpu", overwrite=False, dataset=None):
+def create_run(path, config, device="cpu", overwrite=False, dataset=None, data=None):
     """Check that the data of ``config`` load, then create the run folder with the config and
     where the data came from (class names and image shape included), the versions and the machine.
 
-    :param dataset: the run's dataset, if already loaded.
+    :param dataset: the run's dataset, if already loaded (and ``data``, its training data).
     :raises PyrossError: for unloadable data or options the data do not allow, before
         anything is written.
     """
     dataset = dataset or dataset_of(config)
-    data = load_data(config, dataset, "cpu")
+    data = data or load_data(config, dataset, "cpu")
     return Run.create(path, {**config, **_provenance(dataset, data, device)}, overwrite)
 
 

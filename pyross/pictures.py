@@ -1,28 +1,27 @@
 """Pictures of a trained run, written into its folder as PNG."""
 import torch
 
-from .fitting import build_model, dataset_of
+from .figures import latent_points
 from .plots import plot_image_grid, plot_latent_scatter
-from .runs import BEST
+from .predict import load_trained
 
 #: the decoded grid spans [-GRID_EXTENT, GRID_EXTENT] on both latent axes (3 prior standard deviations)
 GRID_EXTENT = 3.0
 
 
 @torch.no_grad()
-def latent_pictures(run, config, device="cpu", steps=20):
+def latent_pictures(run, dataset, device="cpu", steps=20):
     """For a model with a 2-D latent (``encode`` / ``decode``): the test-set latent means
     coloured by label (``latent_means.png``) and the images decoded from a ``steps`` x ``steps``
     grid of evenly spaced latent coordinates (``latent_grid.png``).
 
+    :param dataset: the run's :class:`~pyross.data.Dataset`.
     :returns: the paths written.
     """
-    dataset = dataset_of(config)
-    net = build_model(config, dataset).to(device)
-    run.restore(net, BEST, device=device)
-    net.eval()
+    config = run.config
+    net = load_trained(run, device)[0]
     test = dataset.test.to(device)
-    z = torch.cat([net.encode(x) for x in test.x.split(1000)])
+    z, _ = latent_points(net, test.x)
     means = run.file("latent_means.png")
     plot_latent_scatter(z, test.y, dataset.class_names, means,
                         title=f"{config['model']} on {config['dataset']}: means of q(z|x), test images")

@@ -49,15 +49,20 @@ def load_trained(run, device="cpu", checkpoint=BEST):
     return net.eval(), names, shape
 
 
+def require_classifier(run):
+    """Raise a one-line error unless the model of ``run`` classifies."""
+    model = run.config["model"]
+    if model not in CLASSIFIERS:
+        raise PyrossError(f"{run.path!r} is a {model} run, which does not classify; "
+                          f"use a run of {', '.join(CLASSIFIERS)}")
+
+
 def load_classifier(run, device="cpu"):
     """:func:`load_trained` for a model that classifies.
 
     :raises PyrossError: if the run's model does not classify.
     """
-    model = run.config["model"]
-    if model not in CLASSIFIERS:
-        raise PyrossError(f"{run.path!r} is a {model} run, which does not classify; "
-                          f"use a run of {', '.join(CLASSIFIERS)}")
+    require_classifier(run)
     return load_trained(run, device)
 
 
