@@ -10,7 +10,7 @@ import sys
 import click
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
@@ -189,15 +189,25 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
             else:
                 config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
             config["vae_run"] = os.path.abspath(vae_run)
-    device = resolve_device(device)
+    device = distributed.init(resolve_device(device))
+    main = distributed.is_main()
+    if distributed.active() and config["model"] in STACKED and not config.get("vae_run"):
+        raise PyrossError(f"{config['model']} under torchrun trains no VAE of its own: train one first "
+                          f"(torchrun ... fit vae) and pass --vae RUN_DIR")
+    distributed.check_batch_size(config["batch_size"])
     data_set = dataset_of(config)
     if resume_dir is None:
-        out = out or os.path.join("runs", f"{model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-        run = create_run(out, config, device, overwrite, data_set)
-    else:
+        out = distributed.from_main(out or os.path.join("runs", f"{model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
+        if main:
+            run = create_run(out, config, device, overwrite, data_set)
+        distributed.barrier()
+        run = run if main else Run.open(out)
+    elif main:
         run.write_json(CONFIG, config)  # with the new number of epochs
     summary = fit_run(run, config, device, resume=resume_dir is not None, progress=not quiet,
-                      echo=lambda message: click.echo(message, err=True), dataset=data_set)
+                      echo=lambda message: main and click.echo(message, err=True), dataset=data_set)
+    if not main:
+        return
     if "test_accuracy" in summary:
         click.echo(f"best validation accuracy {summary['valid_accuracy']:.4f} at epoch {summary['best_epoch']}; "
                    f"its test accuracy {summary['test_accuracy']:.4f} ({summary['seconds_per_epoch']} s per epoch)")

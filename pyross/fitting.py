@@ -20,7 +20,7 @@ import time
 import pyro
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .data import SemiSupervisedData, get_dataset
 from .data.registry import FOLDER
 from .data.semisupervised import subsample
@@ -112,7 +112,7 @@ def load_data(config, dataset, device):
         return SemiSupervisedData.from_dataset(dataset, config["labels"], config["seed"], config["unlabelled"], device)
     data = SemiSupervisedData.from_dataset(dataset, "all", config["seed"], device=device).without_labels()
     keep = subsample(torch.arange(len(data.unlabelled)), config["unlabelled"], config["seed"])
-    return SemiSupervisedData(data.labelled, data.unlabelled[keep.to(device)], data.valid, data.test)
+    return SemiSupervisedData(data.labelled, data.unlabelled.subset(keep.to(device)), data.valid, data.test)
 
 
 def _stderr(message):
@@ -215,6 +215,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
         vae_run = _vae_stage(run, config, data, dataset, device, progress, echo)
         vae_run.restore(net.vae, BEST, device=device)
         if config["model"] == "m1" and net.head is None:
+            if distributed.active():
+                raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
             return _fit_estimator(net, run, data, config["seed"])
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],

@@ -186,6 +186,11 @@ def make_objective(name, model, alpha, n_labelled, n_train):
     return OBJECTIVES[name](model, alpha, n_labelled, n_train)
 
 
-def make_svi(objective, lr):
-    """An :class:`~pyro.infer.SVI` taking Adam steps on ``objective``."""
-    return pyro.infer.SVI(objective.model, objective.guide, pyro.optim.Adam({"lr": lr}), loss=objective)
+def make_svi(objective, lr, loss_and_grads=None):
+    """An :class:`~pyro.infer.SVI` taking Adam steps on ``objective``.
+
+    :param loss_and_grads: what computes the loss and its gradients, if not Pyro's default
+        (data-parallel training averages them across processes: :func:`pyross.distributed.averaging`).
+    """
+    return pyro.infer.SVI(objective.model, objective.guide, pyro.optim.Adam({"lr": lr}), loss=objective,
+                          loss_and_grads=loss_and_grads)

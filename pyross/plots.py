@@ -105,17 +105,21 @@ def plot_accuracy_vs_labels(results, path, title=""):
 
 
 def plot_curves(metrics, path, title=""):
-    """Save the loss and the validation/test accuracy (or loss) by epoch from ``metrics.jsonl`` records."""
+    """Save the loss and the validation/test accuracy (or loss) by epoch from ``metrics.jsonl`` records
+    (the accuracy alone for a run with no training loss: M1's scikit-learn head is fitted in one go)."""
     epochs = [m["epoch"] for m in metrics]
     name = "accuracy" if "valid_accuracy" in metrics[0] else "loss"
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
-    left.plot(epochs, [m["loss"] for m in metrics], marker="o")
-    left.set_ylabel("training loss (mean per step)")
+    has_loss = "loss" in metrics[0]
+    fig, axes = plt.subplots(1, 1 + has_loss, figsize=(4.5 * (1 + has_loss), 3.5), dpi=100, squeeze=False)
+    axes, right = axes[0], axes[0][-1]
+    if has_loss:
+        axes[0].plot(epochs, [m["loss"] for m in metrics], marker="o")
+        axes[0].set_ylabel("training loss (mean per step)")
     for split in ("valid", "test"):
         right.plot(epochs, [m[f"{split}_{name}"] for m in metrics], marker="o", label=split)
     right.set_ylabel(name)
     right.legend()
-    for ax in (left, right):
+    for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)

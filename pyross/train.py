@@ -11,6 +11,9 @@ makes a resumed run see the same batches.
 
 The best checkpoint is the epoch with the best validation accuracy, or, for a model that
 does not classify, the lowest validation loss.
+
+Under ``torchrun`` each process takes its slice of every batch and the gradients are
+averaged (:mod:`pyross.distributed`); only rank 0 evaluates, prints and writes the run folder.
 """
 import itertools
 import math
@@ -22,6 +25,7 @@ import pyro
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
@@ -80,8 +84,12 @@ class Trainer:
         self.model, self.objective, self.data, self.run = model, objective, data, run
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
-        self.batch_size, self.seed, self.progress = batch_size, seed, progress
-        self.svi = make_svi(objective, lr)
+        self.batch_size, self.seed = batch_size, seed
+        self.main = distributed.is_main()  # the process that evaluates and writes
+        self.progress = progress and self.main
+        distributed.check_batch_size(batch_size)
+        self.svi = make_svi(objective, lr, distributed.averaging(objective, model) if distributed.active() else None)
+        distributed.broadcast_module(model)  # every process starts from rank 0's weights
         n_images = len(data.unlabelled) if objective.uses_unlabelled else data.n_train
         self.fixed_steps = steps_per_epoch
         self.steps_per_epoch = steps_per_epoch or math.ceil((n_images or len(data.labelled)) / batch_size)
@@ -95,7 +103,7 @@ class Trainer:
 
     def resume(self):
         """Load ``last.pt`` of the run: weights, optimiser state, RNG state, epoch."""
-        state = self.run.restore(self.model, LAST, device=self.data.valid.x.device)
+        state = self.run.restore(self.model, LAST, device=self.data.valid.device)
         try:
             self.svi.optim.set_state(state["optim"])
             pyro.util.set_rng_state(state["rng"])
@@ -105,9 +113,14 @@ class Trainer:
         self.run.truncate_metrics(self.epoch)
 
     def _batches(self, epoch):
-        """The ``(labelled_idx, unlabelled_idx)`` pairs of one epoch."""
+        """The ``(labelled_idx, unlabelled_idx)`` pairs of one epoch (this process's slices)."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         device = self.data.unlabelled.device
+        return [tuple(None if i is None else distributed.shard(i) for i in pair)
+                for pair in self._global_batches(generator, device)]
+
+    def _global_batches(self, generator, device):
+        """The batches of one epoch before they are sliced between processes."""
         labelled = (_cycle(len(self.data.labelled), self.batch_size, generator, device)
                     if self.objective.uses_labelled else itertools.repeat(None))
         reads_unlabelled = len(self.data.unlabelled) > 0 and self.objective.uses_unlabelled
@@ -140,16 +153,18 @@ class Trainer:
         :raises Interrupted: after saving the unfinished epoch, when Ctrl-C was pressed.
         """
         partial, self.partial = self.partial or {"step": 0, "sums": {}, "seconds": 0.0}, None
+        if distributed.active():  # each process draws noise of its own
+            pyro.set_rng_seed((self.seed * 100_003 + epoch) * 1009 + distributed.rank())
         start, sums = time.perf_counter() - partial["seconds"], partial["sums"]
         batches = self._batches(epoch)
         bar = tqdm(batches, desc=f"epoch {epoch} ({self.metric} {self.last_valid:.3f})", leave=False,
                    disable=not self.progress, unit="step", initial=partial["step"])
         for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
             labelled = None if li is None else (
-                self._prepare(random_shift(self.data.labelled.x[li], self.augment, self.image_shape)),
+                self._prepare(random_shift(self.data.labelled.images(li), self.augment, self.image_shape)),
                 self.data.labelled.y[li])
             unlabelled = None if ui is None else self._prepare(
-                random_shift(self.data.unlabelled[ui], self.augment_unlabelled, self.image_shape))
+                random_shift(self.data.unlabelled.images(ui), self.augment_unlabelled, self.image_shape))
             try:
                 loss = self.svi.step(labelled, unlabelled)
             except ValueError:  # Pyro's check of distribution parameters, once they are NaN
@@ -166,10 +181,11 @@ class Trainer:
             bar.update()
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{sums['loss'] / step:.2f}")
-            if self.stop.requested and step < len(batches):
+            if distributed.any_process(self.stop.requested) and step < len(batches):
                 bar.close()
                 self.partial = {"step": step, "sums": sums, "seconds": time.perf_counter() - start}
-                self.save_last()
+                if self.main:
+                    self.save_last()
                 raise Interrupted(f"stopped by Ctrl-C in epoch {epoch} after step {step}; saved in "
                                   f"{self.run.file(LAST)}; continue with: fit {self.run.config['model']} "
                                   f"--resume {self.run.path}")
@@ -179,12 +195,13 @@ class Trainer:
     def fit(self, epochs):
         """Train until ``epochs`` epochs are done, logging and checkpointing each one.
 
-        :returns: the summary dict, also written to ``summary.json``.
+        :returns: the summary dict, also written to ``summary.json`` (``None`` in the processes
+            other than rank 0).
         """
         with self.stop:
             while self.epoch < epochs:
                 self.finish_epoch(self.epoch + 1)
-        return self.summarize()
+        return self.summarize() if self.main else None
 
     @torch.no_grad()
     def mean_loss(self, split):
@@ -204,6 +221,9 @@ class Trainer:
     def finish_epoch(self, epoch):
         """Train epoch ``epoch``, evaluate, log its metrics and save the checkpoints."""
         losses, seconds = self.train_epoch(epoch)
+        if not self.main:
+            self.epoch = epoch
+            return
         name = self.metric.split("_")[1]
         record = {"epoch": epoch, **losses, f"valid_{name}": self.evaluate(self.data.valid),
                   f"test_{name}": self.evaluate(self.data.test), "seconds": round(seconds, 2)}
@@ -218,7 +238,7 @@ class Trainer:
 
     def summarize(self):
         """Write ``summary.json``: the test accuracy (or loss) of the best-validation checkpoint."""
-        self.run.restore(self.model, BEST, device=self.data.valid.x.device)
+        self.run.restore(self.model, BEST, device=self.data.valid.device)
         metrics = self.run.metrics()
         name = self.metric.split("_")[1]
         summary = {"best_epoch": self.best["epoch"], self.metric: self.best[self.metric],

@@ -145,6 +145,8 @@ def test_m1_with_a_scikit_learn_head(head, vae_run, mnist_dir, tmp_path):
     assert 0 <= summary["test_accuracy"] <= 1 and json.loads((out / "config.json").read_text())["vae_run"]
     evaluated = invoke("evaluate", out, "--device", "cpu")
     assert evaluated.exit_code == 0 and f"test accuracy {summary['test_accuracy']:.4f}" in evaluated.output
+    curves = invoke("figure", "curves", out)  # no training loss: the accuracy panel alone
+    assert curves.exit_code == 0 and (out / "curves.png").exists(), curves.output
 
 
 def test_m1_trains_its_vae_once_and_resumes_past_it(mnist_dir, tmp_path):

@@ -1,4 +1,5 @@
 import gzip
+import os
 import pickle
 
 import numpy as np
@@ -117,3 +118,26 @@ def test_random_shift_moves_each_image_within_the_bound():
         assert image[1, r1, c1] == 2.0
     assert len({tuple(im[0].nonzero()[0].tolist()) for im in shifted}) > 10  # the shifts vary
     assert torch.equal(random_shift(x.reshape(50, -1), 0, (2, 7, 7)), x.reshape(50, -1))
+
+
+def test_mnist_pickle_is_read_exactly_as_bytes_and_cached(tmp_path, monkeypatch):
+    mnist = mnist_module
+    monkeypatch.setenv("PYROSS_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    parts = [(rng.integers(0, 256, (n, 784)).astype(np.float32) / 256, rng.integers(0, 10, n)) for n in (30, 20, 10)]
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(parts, f)
+    train, test = mnist.read_mnist_pickle(str(path))
+    assert train.pixels.dtype == torch.uint8 and len(train) == 50 and len(test) == 10
+    assert torch.equal(train.x, torch.as_tensor(np.concatenate([parts[0][0], parts[1][0]])))  # bit for bit
+    assert torch.equal(test.images(torch.tensor([3, 1])), torch.as_tensor(parts[2][0][[3, 1]]))
+    monkeypatch.setattr(mnist.pickle, "load", None)  # a second read must come from the cache
+    assert torch.equal(mnist.read_mnist_pickle(str(path))[0].x, train.x)
+    monkeypatch.undo()
+    monkeypatch.setenv("PYROSS_CACHE", str(tmp_path / "cache"))
+    parts[2] = (parts[2][0][:5], parts[2][1][:5])
+    with gzip.open(path, "wb") as f:
+        pickle.dump(parts, f)
+    os.utime(path, ns=(1, 1))  # another modification time, whatever the clock's resolution
+    assert len(mnist.read_mnist_pickle(str(path))[1]) == 5

@@ -5,23 +5,57 @@ from typing import Tuple
 import torch
 
 
-@dataclass
 class Split:
     """Images and labels of one split, as tensors in memory.
 
-    :ivar torch.Tensor x: images flattened to ``(N, D)``, float in ``[0, 1]``.
-    :ivar torch.Tensor y: integer class labels, shape ``(N,)``.
+    The images are kept as they were read: 8-bit grey levels take a quarter of the memory
+    of floats, so the loaders of 8-bit files keep the bytes and the number of levels they
+    are divided by (``levels``: 255 for torchvision's files, 256 for the classic pickle);
+    :attr:`x` and :meth:`images` convert on access, a batch at a time in training.
+
+    :param torch.Tensor x: images flattened to ``(N, D)``: floats in ``[0, 1]``, or
+        ``uint8`` grey levels when ``levels`` is given.
+    :param torch.Tensor y: integer class labels, shape ``(N,)`` (-1: unknown).
+    :param int levels: the grey levels of ``uint8`` images are divided by this.
     """
 
-    x: torch.Tensor
-    y: torch.Tensor
+    def __init__(self, x, y, levels=None):
+        self.pixels, self.y, self.levels = x, y, levels
 
     def __len__(self):
         return len(self.y)
 
+    @property
+    def x(self):
+        """All images as floats in ``[0, 1]``, ``(N, D)``."""
+        return self.images(slice(None))
+
+    def images(self, index):
+        """The images at ``index`` (an index tensor or a slice) as floats in ``[0, 1]``."""
+        rows = self.pixels[index]
+        return rows if self.levels is None else rows.float() / self.levels
+
+    @property
+    def device(self):
+        """The device the split is on."""
+        return self.pixels.device
+
+    def subset(self, index):
+        """The images and labels at ``index`` (an index tensor or a slice) as a split."""
+        return Split(self.pixels[index], self.y[index], self.levels)
+
+    def unlabel(self):
+        """The same images with every label -1 (unknown)."""
+        return Split(self.pixels, torch.full_like(self.y, -1), self.levels)
+
     def to(self, device):
         """Return this split on ``device``."""
-        return Split(self.x.to(device), self.y.to(device))
+        return Split(self.pixels.to(device), self.y.to(device), self.levels)
+
+    @staticmethod
+    def cat(splits):
+        """The splits one after the other (they must store their images alike)."""
+        return Split(torch.cat([s.pixels for s in splits]), torch.cat([s.y for s in splits]), splits[0].levels)
 
 
 @dataclass

@@ -11,28 +11,23 @@ picks the best checkpoint) is a stratified slice of the labelled images, :data:`
 of each class (at least one); without ``test/`` the same slice is also the test set, and the
 loader says so. Images are converted to ``channels`` (1: grey, 3:
 colour), resized to ``size`` x ``size`` and scaled to [0, 1]. Files that do not decode are
-skipped and counted. The tensors are cached (:func:`cache_dir`), keyed by the folder and the
+skipped and counted. The tensors are cached (:mod:`pyross.data.cache`), keyed by the folder and the
 options, and read again only when a file was added, removed or changed. Images are decoded by
 Pillow (torchvision's own decoders are deprecated since torchvision 0.29) and resized by
 torchvision's transforms.
 """
-import hashlib
 import os
 import sys
 
 import torch
 
 from ..errors import PyrossError
+from .cache import cached, fingerprint
 from .dataset import Dataset, Split
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 #: share of each class's labelled images held out for validation
 HELD_OUT = 0.2
-
-
-def cache_dir():
-    """Where decoded folders are cached: ``$PYROSS_CACHE`` or ``~/.cache/pyross/folders``."""
-    return os.environ.get("PYROSS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "pyross", "folders")
 
 
 def image_files(folder):
@@ -66,38 +61,21 @@ def read_images(paths, size, channels):
     return x, failed
 
 
-def _fingerprint(paths):
-    h = hashlib.sha1()
-    for path in paths:
-        stat = os.stat(path)
-        h.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def _read_cached(root, groups, size, channels):
     """Decode every group of files (name → paths), through the cache."""
     paths = [p for group in groups.values() for p in group]
-    key = hashlib.sha1(f"{os.path.abspath(root)}|{size}|{channels}".encode()).hexdigest()
-    cache = os.path.join(cache_dir(), f"{key}.pt")
-    fingerprint = _fingerprint(paths)
-    if os.path.exists(cache):
-        try:
-            cached = torch.load(cache, weights_only=True)
-            if cached["fingerprint"] == fingerprint:
-                return cached["groups"], cached["skipped"]
-        except Exception:  # a broken cache is read again, never trusted  # noqa: BLE001
-            pass
-    x, failed = read_images(paths, size, channels)
-    failed, result = set(failed), {}
-    offset, start = 0, 0
-    for name, group in groups.items():
-        n_ok = sum(start + j not in failed for j in range(len(group)))
-        result[name] = x[offset:offset + n_ok].clone()
-        offset, start = offset + n_ok, start + len(group)
-    skipped = [paths[i] for i in sorted(failed)]
-    os.makedirs(cache_dir(), exist_ok=True)
-    torch.save({"fingerprint": fingerprint, "groups": result, "skipped": skipped}, cache)
-    return result, skipped
+
+    def decode():
+        x, failed = read_images(paths, size, channels)
+        failed, result = set(failed), {}
+        offset, start = 0, 0
+        for name, group in groups.items():
+            n_ok = sum(start + j not in failed for j in range(len(group)))
+            result[name] = x[offset:offset + n_ok].clone()
+            offset, start = offset + n_ok, start + len(group)
+        return result, [paths[i] for i in sorted(failed)]
+
+    return cached(f"folder|{os.path.abspath(root)}|{size}|{channels}", fingerprint(paths), decode)
 
 
 def _classes(folder, what):

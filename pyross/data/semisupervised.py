@@ -96,13 +96,13 @@ class SemiSupervisedData:
     held-out splits, on one device.
 
     :ivar Split labelled: training images whose label the learner sees.
-    :ivar torch.Tensor unlabelled: training images without labels, ``(N_u, D)``.
+    :ivar Split unlabelled: training images without labels (every label -1).
     :ivar Split valid: validation split.
     :ivar Split test: test split.
     """
 
     labelled: Split
-    unlabelled: torch.Tensor
+    unlabelled: Split
     valid: Split
     test: Split
 
@@ -119,16 +119,16 @@ class SemiSupervisedData:
         labelled, unlabelled = select_labelled(train.y, n_labels, dataset.num_classes, seed)
         unlabelled = subsample(unlabelled, n_unlabelled, seed)
         return cls(
-            labelled=Split(train.x[labelled], train.y[labelled]).to(device),
-            unlabelled=train.x[unlabelled].to(device),
+            labelled=train.subset(labelled).to(device),
+            unlabelled=train.subset(unlabelled).unlabel().to(device),
             valid=dataset.valid.to(device),
             test=dataset.test.to(device),
         )
 
     def without_labels(self):
         """The same training images, all unlabelled (for a model that learns without labels)."""
-        labelled = Split(self.labelled.x[:0], self.labelled.y[:0])
-        return SemiSupervisedData(labelled, torch.cat([self.labelled.x, self.unlabelled]), self.valid, self.test)
+        return SemiSupervisedData(self.labelled.subset(slice(0, 0)),
+                                  Split.cat([self.labelled.unlabel(), self.unlabelled]), self.valid, self.test)
 
     @property
     def n_train(self):

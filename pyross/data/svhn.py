@@ -36,7 +36,7 @@ def read_mat(path):
         raise PyrossError(f"{path} is not an SVHN .mat file with X and y ({type(e).__name__})") from None
     images = torch.as_tensor(x).permute(3, 2, 0, 1).reshape(x.shape[3], -1)
     labels = torch.as_tensor(y.astype("int64")).reshape(-1) % 10  # 10 stands for the digit 0
-    return Split(images.float() / 255.0, labels)
+    return Split(images, labels, levels=255)
 
 
 def _read(root, download):
