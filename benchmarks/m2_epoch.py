@@ -22,7 +22,7 @@ memory is its own), on the same data, networks, batches and optimiser:
 Run from the repository root::
 
     python benchmarks/m2_epoch.py                 # pyross vs torch, one epoch each
-    python benchmarks/m2_epoch.py --all --rounds 2
+    python benchmarks/m2_epoch.py --all --rounds 3 --threads 1
 
 It prints a table of seconds per epoch and peak memory and the ratio pyross / torch.
 """
@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -119,8 +120,10 @@ def run_pyross(data, net, steps):
     return losses["loss"]
 
 
-def child(impl, data_dir, device, steps, warmup):
+def child(impl, data_dir, device, steps, warmup, threads):
     """Time one implementation in this process; print its result as JSON."""
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(SEED)
     data, dataset = load(data_dir, device)
     net = M2(dataset.x_dim, dataset.num_classes, **PAPER_M2).to(device)
@@ -168,10 +171,13 @@ def main():
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--rounds", type=int, default=1, help="time each implementation this many times")
     parser.add_argument("--all", action="store_true", help="also time the broadcasting hand-written objective")
+    parser.add_argument("--threads", type=int, help="torch threads of each process (default: torch's choice)")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.impl:
-        return child(args.impl, args.data_dir, args.device, args.steps, args.warmup)
+        return child(args.impl, args.data_dir, args.device, args.steps, args.warmup, args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     impls = ["pyross", "torch"] + (["torch-broadcast"] if args.all else [])
     print(f"M2 (500 softplus, z 50, MLP classifier), batch {BATCH}, {LABELS} labels, MNIST; {machine(args.device)}")
     results = {impl: [] for impl in impls}
@@ -180,17 +186,18 @@ def main():
             command = [sys.executable, __file__, "--impl", impl, "--device", args.device, "--warmup", str(args.warmup)]
             command += ["--data-dir", args.data_dir] if args.data_dir else []
             command += ["--steps", str(args.steps)] if args.steps else []
+            command += ["--threads", str(args.threads)] if args.threads else []
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             results[impl].append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'implementation':<16} {'s/epoch (each round)':<28} {'peak RSS MiB':>12}")
-    best = {}
+    median = {}
     for impl, rows in results.items():
-        best[impl] = min(r["seconds_per_epoch"] for r in rows)
+        median[impl] = statistics.median(r["seconds_per_epoch"] for r in rows)
         rounds = " ".join(f"{r['seconds_per_epoch']:.1f}" for r in rows)
         extra = f"  peak CUDA {max(r['peak_cuda_mib'] for r in rows):.0f} MiB" if args.device == "cuda" else ""
         print(f"{impl:<16} {rounds:<28} {max(r['peak_rss_mib'] for r in rows):>12.0f}{extra}")
     for impl in impls[1:]:
-        print(f"ratio pyross / {impl}: {best['pyross'] / best[impl]:.2f} (best round of each)")
+        print(f"ratio pyross / {impl}: {median['pyross'] / median[impl]:.2f} (median round of each)")
 
 
 if __name__ == "__main__":

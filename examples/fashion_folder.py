@@ -69,9 +69,12 @@ def main(argv=None):
     b.add_argument("--unlabelled", type=int, default=5000)
     b.add_argument("--held-out", type=int, default=2000)
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--smoke", action="store_true", help="a tiny folder: 2 labelled per class, 20 unlabelled, 20 held out")
     s = commands.add_parser("score", help="accuracy of a predictions CSV against the class folders")
     s.add_argument("csv")
     args = parser.parse_args(argv)
+    if getattr(args, "smoke", False):
+        args.labelled, args.unlabelled, args.held_out = 2, 20, 20
     {"build": build, "score": score}[args.command](args)
 
 

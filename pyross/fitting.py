@@ -26,7 +26,7 @@ from .data.registry import FOLDER
 from .data.semisupervised import subsample
 from .errors import PyrossError
 from .evaluation import accuracy
-from .models import CLASSIFIERS, get_model_class
+from .models import CLASSIFIERS, get_model_class, trains_like
 from .models.m1 import SKLEARN_HEADS
 from .objectives import make_objective
 from .runs import BEST, LAST, SUMMARY, VAE_DIR, Run
@@ -81,7 +81,7 @@ def new_config(model, **options):
     for name in given:
         if name not in names and name not in TRAINING_OPTIONS:
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
-    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **given}
+    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains_like(model)], **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
     config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}

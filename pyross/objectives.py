@@ -40,6 +40,8 @@ import pyro
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 from torch.nn import functional as F
 
+from .models import trains_like
+
 
 class SemiSupervisedELBO:
     r"""Kingma's :math:`\mathcal{J}^\alpha` for one labelled and one unlabelled batch.
@@ -182,8 +184,9 @@ OBJECTIVES = {
 
 
 def make_objective(name, model, alpha, n_labelled, n_train):
-    """The training objective of the model registered as ``name`` (a key of :data:`OBJECTIVES`)."""
-    return OBJECTIVES[name](model, alpha, n_labelled, n_train)
+    """The training objective of the model registered as ``name``: its entry of :data:`OBJECTIVES`,
+    or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like."""
+    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train)
 
 
 def make_svi(objective, lr, loss_and_grads=None):

@@ -18,7 +18,35 @@ MODELS = {
 }
 
 #: models that classify (they have ``classifier(x)``); the others learn representations
-CLASSIFIERS = ("m2", "m1m2", "m1", "ff")
+CLASSIFIERS = ["m2", "m1m2", "m1", "ff"]
+#: a model registered with :func:`register` → the built-in model it trains like
+TRAINS_LIKE = {}
+
+
+def register(name, cls, description, like="m2"):
+    """Make a new model class available by ``name``: to the trainer, the CLI and run folders.
+
+    The new model trains like the built-in model ``like``: with its objective (e.g. M2's
+    semi-supervised ELBO, which enumerates every discrete site of the guide), its default
+    options, and as a classifier if ``like`` is one. Its constructor's arguments become its
+    options, as for the built-in models.
+
+    :param str name: the name on the command line, e.g. ``"m2w"``.
+    :param type cls: the model class (``model``/``guide`` methods, an ``nn.Module``).
+    :param str description: one line for ``pyross models``.
+    :param str like: the built-in model it trains like.
+    """
+    if name in MODELS:
+        raise ValueError(f"a model named {name!r} is registered already")
+    MODELS[name] = (cls, description)
+    TRAINS_LIKE[name] = trains_like(like)
+    if like in CLASSIFIERS:
+        CLASSIFIERS.append(name)
+
+
+def trains_like(name):
+    """The built-in model whose objective and defaults the model ``name`` uses (itself if built in)."""
+    return TRAINS_LIKE.get(name, name)
 
 
 def get_model_class(name):
@@ -31,4 +59,5 @@ def get_model_class(name):
     return MODELS[name][0]
 
 
-__all__ = ["CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "VAE", "get_model_class"]
+__all__ = ["CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "VAE", "get_model_class", "register",
+           "trains_like"]
