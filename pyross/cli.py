@@ -20,7 +20,8 @@ from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
-from .figures import conditional_generation, latent_points, reconstructions, style_transfer, traversal
+from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
+                      style_transfer, traversal)
 from .experiments import accuracy_points, error_table, run_grid
 from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves,
                     plot_image_grid, plot_latent_scatter)
@@ -140,6 +141,7 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
               help="vae, m1: p(x|z) for binarised images or grey levels  [default: bernoulli]")
 @click.option("--sigma", type=float, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
 @click.option("--noise", type=float, help="dae: standard deviation of the input corruption  [default: 0.3]")
+@click.option("--k", type=int, help="ccvae: samples of z_c in the estimate of q(y|x)  [default: 100]")
 @click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
 @click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
@@ -176,7 +178,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         if options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
-                                                    "steps_per_epoch")})
+                                                    "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
         for name in ("augment", "noise"):
             if options[name] is not None and options[name] < 0:
@@ -397,17 +399,19 @@ def experiment(kind, models, labels, unlabelled, seeds, epochs, steps_per_epoch,
     click.echo(f"wrote {os.path.join(out, 'table.md')} and {os.path.join(out, 'accuracy.png')}")
 
 
-FIGURES = ("generate", "style-transfer", "traversal", "latent", "reconstructions", "curves")
+FIGURES = ("generate", "style-transfer", "traversal", "latent", "reconstructions", "curves", "latent-walk",
+           "intervention")
 
 
 @main.command("figure")
 @click.argument("kind", type=click.Choice(FIGURES))
 @click.argument("run_dir")
 @click.option("--out", help="PNG file  [default: RUN_DIR/<kind>.png]")
-@click.option("--rows", default=8, show_default=True, type=int, help="generate, style-transfer, reconstructions")
+@click.option("--rows", default=8, show_default=True, type=int, help="generate, style-transfer, reconstructions, intervention")
 @click.option("--label", default=4, show_default=True, type=int, help="traversal: the class drawn")
 @click.option("--dims", default="0,1", show_default=True, help="traversal: the two dimensions of z swept")
-@click.option("--steps", default=11, show_default=True, type=int, help="traversal: grid points per dimension")
+@click.option("--steps", default=11, show_default=True, type=int,
+              help="traversal: grid points per dimension; latent-walk: images per row")
 @click.option("--seed", default=0, show_default=True, type=int, help="which styles and test images")
 @click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best", show_default=True)
 @click.option("--data-dir", help="folder with the dataset (default: the run's)")
@@ -429,13 +433,19 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
     net, names, shape = load_trained(run, device, BEST if checkpoint == "best" else LAST)
     generator = torch.Generator().manual_seed(seed)
     as_images = lambda t: t.reshape(*t.shape[:-1], *shape)  # noqa: E731
-    if kind in ("style-transfer", "latent", "reconstructions"):
+    if kind in ("style-transfer", "latent", "reconstructions", "latent-walk", "intervention"):
         test = dataset_of(run.config, data_dir).test
         pick = torch.randperm(len(test), generator=generator)
         x = test.x[pick[:rows]].to(device)
     if kind == "generate":
         plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
                         title="rows: styles z ~ p(z); columns: the classes")
+    elif kind == "latent-walk":
+        plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
+                        title="row i: z_c[i] from 'not class i' to 'class i'; the rest of z from a test image")
+    elif kind == "intervention":
+        plot_image_grid(as_images(intervention(net, x, generator)), out,
+                        title="test image, reconstruction, then z_c ~ p(z_c | y=k) for each class k, z_s kept")
     elif kind == "style-transfer":
         plot_image_grid(as_images(style_transfer(net, x)), out,
                         title="left: test image; right: every class in its style z ~ q(z|x,y)")

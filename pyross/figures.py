@@ -1,4 +1,4 @@
-"""The pictures of a trained run (seeds 000, 001, 002), each a grid of images or a plot.
+r"""The pictures of a trained run (seeds 000, 001, 002), each a grid of images or a plot.
 
 * :func:`conditional_generation` (seed 001): rows are styles z ~ p(z), columns the classes.
 * :func:`style_transfer` (seeds 000, 001): the first column holds real test images; each row
@@ -7,12 +7,19 @@
 * :func:`latent_points`: test-set latent means (2-D as they are, more dimensions through PCA).
 * :func:`reconstructions`: test images beside the mean of p(x | z) at their latent means.
 
-The first three need M2's decoder p(x | y, z); the last two work for M2 and the VAE.
+The first three need M2's decoder p(x | y, z); the last two work for M2 and the VAE. For
+CCVAE (Joy et al. 2021), :func:`conditional_generation`, :func:`latent_points` and
+:func:`reconstructions` work too, and two pictures are its own:
+
+* :func:`latent_walk`: one test image; row :math:`i` sweeps its characteristic dimension
+  :math:`z_{c,i}` from "not class :math:`i`" to "class :math:`i`", the rest of :math:`z` kept.
+* :func:`intervention`: test images; column :math:`k` draws :math:`z_c \sim p(z_c \mid y = k)`
+  and keeps the image's own :math:`z_s`: the characteristic is swapped, the style stays.
 """
 import torch
 
 from .errors import PyrossError
-from .models import M2, VAE
+from .models import CCVAE, M2, VAE
 
 
 def _require(net, cls, picture):
@@ -25,6 +32,10 @@ def _require(net, cls, picture):
 @torch.no_grad()
 def conditional_generation(net, rows, generator):
     """``(rows, K, ...)`` images: row ``r`` is one style z ~ N(0, I), column ``k`` the class ``k``."""
+    if isinstance(net, CCVAE):  # z_c at the prior mean of each class
+        z_s = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)
+        z_c = net.conditional_prior(torch.arange(net.num_classes, device=z_s.device))[0]  # (K, K)
+        return net.decode(z_c, z_s)
     _require(net, M2, "generate")
     z = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)
     classes = torch.arange(net.num_classes, device=z.device)
@@ -59,6 +70,8 @@ def traversal(net, label, dims=(0, 1), steps=11, extent=5.0):
 
 
 def _latent_means(net, x):
+    if isinstance(net, CCVAE):
+        return net.encode(x)[0]
     if isinstance(net, M2):
         return net.encode(x, net.classifier(x).argmax(-1))
     _require(net, VAE, "latent")
@@ -83,10 +96,43 @@ def latent_points(net, x, batch_size=1000):
 def reconstructions(net, x):
     """``(len(x), 2, ...)``: each image and the mean of p(x | z) at its latent mean (M2: and its
     predicted class)."""
-    if isinstance(net, M2):
+    if isinstance(net, CCVAE):
+        rebuilt = net.decode(*net.encode(x))
+    elif isinstance(net, M2):
         y = net.classifier(x).argmax(-1)
         rebuilt = net.decode(y, net.encode(x, y))
     else:
         _require(net, VAE, "reconstructions")
         rebuilt = net.decode(net.encode(x))
     return torch.stack([x, rebuilt], dim=1)
+
+
+@torch.no_grad()
+def latent_walk(net, x, steps=9):
+    """``(K, steps, ...)`` for one image ``x`` ``(D,)``: row ``i`` sweeps ``z_c[i]`` from two scales
+    below the prior's "not class i" location to two above its "class i" location."""
+    _require(net, CCVAE, "latent-walk")
+    z_c, z_s = net.encode(x.unsqueeze(0))
+    locs, scales = net.characteristic_prior()  # (2, K): "not class i", "class i"
+    walks = []
+    for i in range(net.num_classes):
+        low, high = sorted(locs[:, i].tolist())
+        spread = 2 * scales[:, i].max().item()
+        values = torch.linspace(low - spread, high + spread, steps, device=x.device)
+        walk = z_c.repeat(steps, 1)
+        walk[:, i] = values
+        walks.append(net.decode(walk, z_s))
+    return torch.stack(walks)
+
+
+@torch.no_grad()
+def intervention(net, x, generator):
+    """``(len(x), 2 + K, ...)``: each image, its reconstruction, then for each class ``k`` the
+    image decoded with ``z_c ~ p(z_c | y = k)`` and its own ``z_s``."""
+    _require(net, CCVAE, "intervention")
+    z_c, z_s = net.encode(x)
+    classes = torch.arange(net.num_classes, device=x.device)
+    loc, scale = net.conditional_prior(classes)  # (K, K)
+    noise = torch.randn(len(x), net.num_classes, net.num_classes, generator=generator).to(x.device)
+    swapped = net.decode(loc + scale * noise, z_s.unsqueeze(1))  # (B, K, D)
+    return torch.cat([x.unsqueeze(1), net.decode(z_c, z_s).unsqueeze(1), swapped], dim=1)

@@ -49,6 +49,8 @@ MODEL_DEFAULTS = {
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
              "activation": "softplus", "batch_norm": "none", "lr": 3e-4, "epochs": 20, "augment": 0,
              "vae_epochs": 20},
+    "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
+              "augment": 0},
 }
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
@@ -218,6 +220,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
             if distributed.active():
                 raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
             return _fit_estimator(net, run, data, config["seed"])
+    if hasattr(net, "set_label_prior"):  # p(y): the label frequencies of the labelled images
+        net.set_label_prior(data.labelled.y)
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,

@@ -36,7 +36,11 @@ step, ``objective.model`` / ``objective.guide`` are what :class:`~pyro.infer.SVI
 step's terms for logging, and the unsupervised ones have ``loss(x)``, the mean loss of images
 ``x``, for validation.
 """
+import math
+
 import pyro
+import pyro.distributions as dist
+from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 from torch.nn import functional as F
 
@@ -145,6 +149,82 @@ class UnsupervisedELBO:
         return loss
 
 
+class CCVAEBound:
+    r"""CCVAE's objective (Joy et al. 2021) for one labelled and one unlabelled batch.
+
+    **Labelled images**: the paper's supervised bound,
+
+    .. math::
+
+        \mathcal{L}(x, y) = \mathbb{E}_{q_\phi(z \mid x)}\!\left[
+            \frac{q_\varphi(y \mid z_c)}{q_{\varphi,\phi}(y \mid x)}
+            \log \frac{p_\theta(x \mid z)\, p_\psi(z_c \mid y)\, p(z_s)}{q_\varphi(y \mid z_c)\, q_\phi(z \mid x)}
+        \right] + \log q_{\varphi,\phi}(y \mid x) + \log p(y),
+
+    estimated with one sample of :math:`z`, and
+    :math:`q_{\varphi,\phi}(y \mid x) \approx \frac1k \sum_{j=1}^k q_\varphi(y \mid z_c^{(j)})`
+    with :math:`k` further samples :math:`z_c^{(j)} \sim q_\phi(z_c \mid x)`. The log-densities
+    come from the Pyro traces of ``model`` and ``guide``, site by site. In the weight's numerator
+    :math:`z_c` is held fixed (no gradient to the encoder through the weight), as in the
+    authors' code.
+
+    **Unlabelled images**: the ELBO with ``y`` drawn from :math:`q_\varphi(y \mid z_c)` in the
+    guide and enumerated over the classes by ``TraceEnum_ELBO`` (exact; the paper samples it).
+
+    The loss of a step is the mean negative bound over the labelled batch plus the mean
+    negative ELBO over the unlabelled batch.
+
+    :param model: a :class:`~pyross.models.CCVAE`; its ``k`` is the number of samples of
+        :math:`z_c` in the estimate of :math:`q(y \mid x)`.
+    """
+
+    uses_labelled, uses_unlabelled = True, True
+
+    def __init__(self, model):
+        self.net, self.k = model, model.k
+        self.model = model.model
+        self.guide = config_enumerate(model.guide, "parallel")
+        self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=1)
+        self.terms = {}
+
+    def log_qy_x(self, x, y):
+        r""":math:`\log q_{\varphi,\phi}(y \mid x)`, from ``k`` samples of :math:`z_c`, per image."""
+        loc, scale = self.net.encoder(x)
+        k = self.net.num_classes
+        z_c = dist.Normal(loc[..., :k], scale[..., :k]).rsample((self.k,))  # (k, B, K)
+        log_q = dist.Categorical(logits=self.net.classify_characteristics(z_c)).log_prob(y)  # (k, B)
+        return log_q.logsumexp(0) - math.log(self.k)
+
+    def supervised_bound(self, x, y):
+        """The supervised bound of each labelled image, ``(B,)``."""
+        guide_trace = poutine.trace(self.guide).get_trace(x, y)
+        model_trace = poutine.trace(poutine.replay(self.model, trace=guide_trace)).get_trace(x, y)
+        model_trace.compute_log_prob()
+        guide_trace.compute_log_prob()
+        log_p = {name: site["log_prob"] for name, site in model_trace.nodes.items() if site["type"] == "sample"
+                 and name != "data"}
+        log_q = sum(site["log_prob"] for name, site in guide_trace.nodes.items() if site["type"] == "sample"
+                    and name != "data")
+        z_c = guide_trace.nodes["z_c"]["value"]
+        classify = self.net.classify_characteristics
+        log_qy_zc = dist.Categorical(logits=classify(z_c)).log_prob(y)
+        log_qy_zc_fixed = dist.Categorical(logits=classify(z_c.detach())).log_prob(y)
+        log_qy_x = self.log_qy_x(x, y)
+        weight = (log_qy_zc_fixed - log_qy_x).exp()
+        log_py = log_p.pop("y")
+        return weight * (sum(log_p.values()) - log_q - log_qy_zc) + log_qy_x + log_py
+
+    def __call__(self, model, guide, labelled, unlabelled=None):
+        x, y = labelled
+        terms = {"labelled": -self.supervised_bound(x, y).mean()}
+        loss = terms["labelled"]
+        if unlabelled is not None:
+            terms["unlabelled"] = self.unlabelled_elbo.differentiable_loss(model, guide, unlabelled) / len(unlabelled)
+            loss = loss + terms["unlabelled"]
+        self.terms = {k: v.item() for k, v in terms.items()}
+        return loss
+
+
 def _nothing(*args, **kwargs):
     """A model or guide with no sample sites."""
 
@@ -180,6 +260,7 @@ OBJECTIVES = {
     "m1": lambda model, *_: LabelledLikelihood(model),
     "vae": lambda model, *_: UnsupervisedELBO(model),
     "dae": lambda model, *_: Reconstruction(model),
+    "ccvae": lambda model, *_: CCVAEBound(model),
 }
 
 

@@ -44,6 +44,11 @@ def test_extend_m2_adds_a_site_and_nothing_else_changes(mnist_dir, tmp_path):
     assert '"model": "m2w"' in (run / "config.json").read_text()
 
 
+def test_ccvae_latent_walk(mnist_dir, tmp_path):
+    out = run_example("ccvae_latent_walk.py", "--smoke", "--data-dir", mnist_dir, cwd=tmp_path)
+    assert "test accuracy" in out and (tmp_path / "runs" / "example-ccvae" / "latent-walk.png").exists()
+
+
 def test_fashion_folder_builds_a_folder_and_scores_predictions(fashion_mnist_dir, tmp_path):
     out = run_example("fashion_folder.py", "build", "--smoke", "--data-dir", fashion_mnist_dir, "--out", "f", cwd=tmp_path)
     assert "wrote 20 labelled, 20 unlabelled and 20 held-out images" in out
@@ -55,4 +60,5 @@ def test_fashion_folder_builds_a_folder_and_scores_predictions(fashion_mnist_dir
 
 @pytest.mark.parametrize("script", sorted(f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".py")))
 def test_every_example_has_a_smoke_test(script):
-    assert script in {"train_m2.py", "table1_row.py", "style_transfer.py", "extend_m2.py", "fashion_folder.py"}
+    assert script in {"train_m2.py", "table1_row.py", "style_transfer.py", "extend_m2.py", "fashion_folder.py",
+                      "ccvae_latent_walk.py"}

@@ -1,5 +1,6 @@
 """The model registry: a name on the command line → a model class and what it is."""
 from ..errors import unknown_name
+from .ccvae import CCVAE
 from .dae import DAE
 from .ff import FF
 from .m1 import M1
@@ -15,10 +16,11 @@ MODELS = {
     "ff": (FF, "feed-forward baseline classifier, trained on the labelled images only"),
     "vae": (VAE, "variational autoencoder (no labels): Bernoulli or Gaussian likelihood"),
     "dae": (DAE, "denoising autoencoder (no labels): a representation baseline, plain PyTorch"),
+    "ccvae": (CCVAE, "Joy et al.'s characteristic-capturing VAE: one latent dimension per class, z = (z_c, z_s)"),
 }
 
 #: models that classify (they have ``classifier(x)``); the others learn representations
-CLASSIFIERS = ["m2", "m1m2", "m1", "ff"]
+CLASSIFIERS = ["m2", "m1m2", "m1", "ff", "ccvae"]
 #: a model registered with :func:`register` → the built-in model it trains like
 TRAINS_LIKE = {}
 
@@ -59,5 +61,5 @@ def get_model_class(name):
     return MODELS[name][0]
 
 
-__all__ = ["CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "VAE", "get_model_class", "register",
+__all__ = ["CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "VAE", "get_model_class", "register",
            "trains_like"]

@@ -1,0 +1,123 @@
+r"""CCVAE: the characteristic-capturing VAE of Joy et al. (2021), "Capturing label
+characteristics in VAEs", for a multi-class label (one characteristic per class).
+
+The latent space is split in two, :math:`z = (z_c, z_s)`: :math:`z_c` has one dimension per
+class and captures the *characteristics* of the label, :math:`z_s` (``z_dim`` dimensions)
+holds the rest. Generative story (``model``), for each image (plate ``data``):
+
+.. math::
+
+    y &\sim p(y) = \mathrm{Cat}(\pi)  && \text{site } \texttt{y}
+        \quad (\pi\text{: the label frequencies of the labelled images}) \\
+    z_{c,i} &\sim p_\psi(z_{c,i} \mid y) = \mathcal{N}(\mu_{i,[y=i]}, \sigma^2_{i,[y=i]}),\ i = 1..K
+        && \text{site } \texttt{z\_c} \\
+    z_s &\sim \mathcal{N}(0, I)                           && \text{site } \texttt{z\_s} \\
+    x &\sim p_\theta(x \mid z_c, z_s) = \mathrm{Bernoulli}(\mathrm{decoder}_\theta(z_c, z_s)) && \text{site } \texttt{x}
+
+The conditional prior :math:`p_\psi(z_c \mid y)` is learned: for each dimension :math:`i`, one
+location and one scale for "the image is of class :math:`i`" and one for "it is not".
+
+Guide: one encoder gives :math:`q_\phi(z \mid x)` (sites ``z_c`` and ``z_s``); for an unlabelled
+image the classifier :math:`q_\varphi(y \mid z_c)` gives site ``y``, in which the logit of class
+:math:`i` reads only :math:`z_{c,i}`: :math:`\mathrm{logit}_i = a_i z_{c,i} + b_i`.
+
+The objectives are in :mod:`pyross.objectives` (:class:`~pyross.objectives.CCVAEBound`): the
+paper's supervised bound for labelled images, and for unlabelled images the ELBO with ``y``
+inferred by :math:`q_\varphi(y \mid z_c)` and enumerated over the classes (the paper's code
+samples it with a score-function gradient instead).
+
+A new image is classified through the mean of :math:`q_\phi(z_c \mid x)`, then
+:math:`q_\varphi(y \mid z_c)`.
+"""
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..nets import MLP, GaussianMLP
+
+
+class CCVAE(nn.Module):
+    """CCVAE as a Pyro model/guide pair with sites ``y``, ``z_c``, ``z_s`` and ``x``.
+
+    :param int x_dim: pixels per flattened image.
+    :param int num_classes: K, the classes; ``z_c`` has K dimensions.
+    :param int z_dim: dimensions of the style ``z_s``.
+    :param hidden: hidden sizes of the encoder q(z | x) (the decoder's are reversed).
+    :param str activation: hidden activation.
+    :param int k: samples of :math:`z_c` in the supervised bound's estimate of q(y | x).
+    """
+
+    #: the sub-networks that classify a new image: the encoder and q(y | z_c)
+    classification_parts = ("encoder", "classifier_scale", "classifier_bias")
+    binary_data = True
+
+    def __init__(self, x_dim=784, num_classes=10, z_dim=16, hidden=(500,), activation="softplus", k=100):
+        super().__init__()
+        self.x_dim, self.num_classes, self.z_dim, self.k = x_dim, num_classes, z_dim, k
+        # q_phi(z | x), z = (z_c, z_s)
+        self.encoder = GaussianMLP([x_dim], hidden, num_classes + z_dim, activation)
+        # p_theta(x | z_c, z_s)
+        self.decoder = MLP([num_classes, z_dim], list(hidden)[::-1], x_dim, activation)
+        # p_psi(z_c | y): row 0 for "not class i", row 1 for "class i"
+        self.prior_loc = nn.Parameter(torch.stack([-torch.ones(num_classes), torch.ones(num_classes)]))
+        self.prior_raw_scale = nn.Parameter(torch.zeros(2, num_classes))
+        # q_varphi(y | z_c): one scale and one bias per class, each reading its own dimension
+        self.classifier_scale = nn.Parameter(torch.ones(num_classes))
+        self.classifier_bias = nn.Parameter(torch.zeros(num_classes))
+        # p(y): the label frequencies of the labelled images (set_label_prior), uniform until set
+        self.register_buffer("label_probs", torch.full((num_classes,), 1.0 / num_classes))
+
+    def set_label_prior(self, y):
+        """Make p(y) the class frequencies of the labelled images' labels ``y``."""
+        counts = torch.bincount(y.long().cpu(), minlength=self.num_classes).to(self.label_probs)
+        self.label_probs.copy_(counts / counts.sum())
+
+    def characteristic_prior(self):
+        r"""Locations and scales ``(2, K)`` of each :math:`z_{c,i}`: row 0 "not class :math:`i`",
+        row 1 "class :math:`i`"."""
+        return self.prior_loc, F.softplus(self.prior_raw_scale) + 1e-4
+
+    def conditional_prior(self, y):
+        r"""Location and scale of :math:`p_\psi(z_c \mid y)` for labels ``y`` (any shape), ``(..., K)``."""
+        is_class = F.one_hot(y.long(), self.num_classes).bool()
+        loc, scale = self.characteristic_prior()
+        return torch.where(is_class, loc[1], loc[0]), torch.where(is_class, scale[1], scale[0])
+
+    def classify_characteristics(self, z_c):
+        r"""Logits of :math:`q_\varphi(y \mid z_c)`: class :math:`i` reads only :math:`z_{c,i}`."""
+        return self.classifier_scale * z_c + self.classifier_bias
+
+    def model(self, x, y=None):
+        """p(x, y, z_c, z_s) = p(y) p(z_c | y) p(z_s) p(x | z_c, z_s); ``y`` observed when given."""
+        pyro.module("ccvae", self)
+        with pyro.plate("data", x.shape[0]):
+            y = pyro.sample("y", dist.Categorical(probs=self.label_probs), obs=y)
+            z_c = pyro.sample("z_c", dist.Normal(*self.conditional_prior(y)).to_event(1))
+            z_s = pyro.sample("z_s", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
+            logits = self.decoder(z_c, z_s)  # z_c may carry the enumerated classes: they broadcast
+            pyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
+
+    def guide(self, x, y=None):
+        """q(z_c, z_s | x) and, for unlabelled images, q(y | z_c) (enumerated by the objective)."""
+        pyro.module("ccvae", self)
+        with pyro.plate("data", x.shape[0]):
+            loc, scale = self.encoder(x)
+            z_c = pyro.sample("z_c", dist.Normal(loc[..., :self.num_classes], scale[..., :self.num_classes]).to_event(1))
+            pyro.sample("z_s", dist.Normal(loc[..., self.num_classes:], scale[..., self.num_classes:]).to_event(1))
+            if y is None:
+                pyro.sample("y", dist.Categorical(logits=self.classify_characteristics(z_c)))
+
+    def encode(self, x):
+        """Means of q(z_c | x) and q(z_s | x)."""
+        loc = self.encoder(x)[0]
+        return loc[..., :self.num_classes], loc[..., self.num_classes:]
+
+    def decode(self, z_c, z_s):
+        """The mean of p(x | z_c, z_s) (they broadcast)."""
+        return torch.sigmoid(self.decoder(z_c, z_s))
+
+    def classifier(self, x):
+        """Logits of q(y | x) through the mean of q(z_c | x)."""
+        return self.classify_characteristics(self.encode(x)[0])
