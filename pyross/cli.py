@@ -14,7 +14,7 @@ from . import __version__, distributed
 from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
-from .evaluation import accuracy, confusion_matrix, predict
+from .evaluation import accuracy, confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
@@ -463,6 +463,35 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         plot_image_grid(as_images(reconstructions(net, x)).transpose(0, 1), out,
                         title="top: test images; bottom: reconstructions")
     click.echo(f"wrote {out}")
+
+
+@main.command("intervention-score")
+@click.argument("ccvae_run")
+@click.argument("judge_run")
+@click.option("--images", default=1000, show_default=True, type=int, help="test images intervened on")
+@click.option("--seed", default=0, show_default=True, type=int, help="which test images, and the draws of z_c")
+@click.option("--data-dir", help="folder with the dataset (default: the CCVAE run's)")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+def intervention_score_cmd(ccvae_run, judge_run, images, seed, data_dir, device):
+    """Set each test image's class to every class in turn (CCVAE_RUN: z_c ~ p(z_c | y=k), z_s
+    kept) and report how often JUDGE_RUN, a classifier trained separately, reads the intended class."""
+    _check_positive(images=images)
+    device = resolve_device(device)
+    run = Run.open(ccvae_run)
+    net, names, _ = load_trained(run, device)
+    if run.config["model"] != "ccvae":
+        raise PyrossError(f"{ccvae_run!r} is a {run.config['model']} run, not a ccvae run")
+    judge, judge_names, _ = load_classifier(Run.open(judge_run), device)
+    if list(judge_names) != list(names):
+        raise PyrossError(f"{judge_run!r} classifies other classes than {ccvae_run!r}")
+    generator = torch.Generator().manual_seed(seed)
+    test = dataset_of(run.config, data_dir).test
+    pick = torch.randperm(len(test), generator=generator)[:images]
+    rates = intervention_score(net, judge, test.images(pick).to(device), generator)
+    click.echo("| target class | read as intended |\n| --- | ---: |")
+    for name, rate in zip(names, rates.tolist()):
+        click.echo(f"| {name} | {100 * rate:.1f} % |")
+    click.echo(f"| **mean** | **{100 * rates.mean().item():.1f} %** |")
 
 
 @main.command("predict")

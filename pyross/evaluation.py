@@ -27,3 +27,21 @@ def confusion_matrix(y_true, y_pred, num_classes):
     """Counts ``C[i, j]`` of images of true class ``i`` predicted as ``j``."""
     flat = y_true.long().cpu() * num_classes + y_pred.long().cpu()
     return torch.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+@torch.no_grad()
+def intervention_score(net, judge, x, generator, batch_size=500):
+    """How well CCVAE's interventions change the class, as read by a separately trained
+    classifier ``judge`` (e.g. an FF run): every image of ``x`` is decoded once per class ``k``
+    with ``z_c ~ p(z_c | y = k)`` and its own ``z_s`` (:func:`pyross.figures.intervention`).
+
+    :returns: per target class, the fraction of its intervened images ``judge`` reads as that class, ``(K,)``.
+    """
+    from .figures import intervention
+
+    hits = 0
+    for xb in x.split(batch_size):
+        swapped = intervention(net, xb, generator)[:, 2:]  # (B, K, D): drop the image and its reconstruction
+        read = predict(judge, swapped.reshape(-1, swapped.shape[-1])).reshape(swapped.shape[:2])
+        hits = hits + (read == torch.arange(swapped.shape[1], device=read.device)).float().sum(0)
+    return hits / len(x)

@@ -138,3 +138,28 @@ def test_latent_walk_changes_only_the_walked_dimension(tiny):
         others = [j for j in range(K) if j != i]
         torch.testing.assert_close(z_c[:, others], base[:, others].expand(4, -1))
         assert z_c[:, i].diff().gt(0).all()
+
+
+def test_intervention_score_reads_the_intended_class(mnist_dir, tmp_path):
+    ccvae, judge = tmp_path / "ccvae", tmp_path / "ff"
+    common = ["--data-dir", mnist_dir, "--labels", "all", "--epochs", "1", "--device", "cpu", "--quiet"]
+    assert invoke("fit", "ccvae", "--out", ccvae, "--hidden", "16", "--z-dim", "2", "--k", "3", *common).exit_code == 0
+    assert invoke("fit", "ff", "--out", judge, "--classifier", "mlp", "--classifier-hidden", "16", *common).exit_code == 0
+    result = invoke("intervention-score", ccvae, judge, "--images", "30", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| ") and "%" in line]
+    assert len(rows) == 11 and "**mean**" in rows[-1]
+    wrong = invoke("intervention-score", judge, judge, "--device", "cpu")
+    assert wrong.exit_code == 2 and "not a ccvae run" in wrong.output
+
+
+def test_intervention_score_counts_hits_per_class(tiny):
+    from pyross.evaluation import intervention_score
+    net, x = tiny
+
+    class Oracle(torch.nn.Module):  # reads every image as class 1
+        def classifier(self, images):
+            return torch.nn.functional.one_hot(torch.ones(len(images), dtype=torch.long), K).float()
+
+    rates = intervention_score(net, Oracle(), x, torch.Generator().manual_seed(0))
+    assert rates.tolist() == [0.0, 1.0, 0.0]
