@@ -14,7 +14,7 @@ from . import __version__, distributed
 from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
-from .evaluation import accuracy, confusion_matrix, intervention_score, predict
+from .evaluation import accuracy, attribute_accuracy, confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
@@ -23,8 +23,8 @@ from .pictures import latent_pictures
 from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
                       style_transfer, traversal)
 from .experiments import accuracy_points, error_table, run_grid
-from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_confusion_matrix, plot_curves,
-                    plot_image_grid, plot_latent_scatter)
+from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_attribute_confusions, plot_confusion_matrix,
+                    plot_curves, plot_image_grid, plot_latent_scatter)
 from .predict import input_paths, load_classifier, load_trained, predict_rows, require_classifier, write_csv
 from .report import runs_table, show_option
 from .representations import encode, results_table, run_study
@@ -237,10 +237,18 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     state = run.restore(net, BEST if checkpoint == "best" else LAST, device=device)
     test = data_set.test.to(device)
     acc = accuracy(net, test)
-    counts = confusion_matrix(test.y, predict(net, test.x), data_set.num_classes)
     path = run.file("confusion_matrix.png")
-    plot_confusion_matrix(counts, data_set.class_names, path,
-                          title=f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}")
+    title = f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}"
+    if data_set.multilabel:  # one 2x2 matrix per attribute, and each attribute's accuracy
+        predicted = predict(net, test.x)
+        counts = torch.stack([confusion_matrix(test.y[:, i], predicted[:, i], 2) for i in range(test.y.shape[1])])
+        plot_attribute_confusions(counts, data_set.class_names, path, title=title)
+        click.echo("| attribute | test accuracy |\n| --- | ---: |")
+        for name, a in zip(data_set.class_names, attribute_accuracy(net, test).tolist()):
+            click.echo(f"| {name} | {100 * a:.2f} % |")
+    else:
+        counts = confusion_matrix(test.y, predict(net, test.x), data_set.num_classes)
+        plot_confusion_matrix(counts, data_set.class_names, path, title=title)
     click.echo(f"test accuracy {acc:.4f} ({checkpoint} checkpoint, epoch {state['epoch']}); wrote {path}")
 
 
@@ -488,6 +496,13 @@ def intervention_score_cmd(ccvae_run, judge_run, images, seed, data_dir, device)
     test = dataset_of(run.config, data_dir).test
     pick = torch.randperm(len(test), generator=generator)[:images]
     rates = intervention_score(net, judge, test.images(pick).to(device), generator)
+    if net.multilabel:
+        click.echo("| attribute flipped | read as flipped | flipped, the others kept |\n| --- | ---: | ---: |")
+        for name, (changed, clean) in zip(names, rates.T.tolist()):
+            click.echo(f"| {name} | {100 * changed:.1f} % | {100 * clean:.1f} % |")
+        changed, clean = rates.mean(1).tolist()
+        click.echo(f"| **mean** | **{100 * changed:.1f} %** | **{100 * clean:.1f} %** |")
+        return
     click.echo("| target class | read as intended |\n| --- | ---: |")
     for name, rate in zip(names, rates.tolist()):
         click.echo(f"| {name} | {100 * rate:.1f} % |")

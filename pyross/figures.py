@@ -33,6 +33,9 @@ def _require(net, cls, picture):
 def conditional_generation(net, rows, generator):
     """``(rows, K, ...)`` images: row ``r`` is one style z ~ N(0, I), column ``k`` the class ``k``."""
     if isinstance(net, CCVAE):  # z_c at the prior mean of each class
+        if net.multilabel:
+            raise PyrossError("generate draws one column per class; this CCVAE has binary attributes: "
+                              "use intervention or latent-walk")
         z_s = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)
         z_c = net.conditional_prior(torch.arange(net.num_classes, device=z_s.device))[0]  # (K, K)
         return net.decode(z_c, z_s)
@@ -128,11 +131,28 @@ def latent_walk(net, x, steps=9):
 @torch.no_grad()
 def intervention(net, x, generator):
     """``(len(x), 2 + K, ...)``: each image, its reconstruction, then for each class ``k`` the
-    image decoded with ``z_c ~ p(z_c | y = k)`` and its own ``z_s``."""
+    image decoded with ``z_c ~ p(z_c | y = k)`` and its own ``z_s``. For binary attributes,
+    column ``2 + i`` flips attribute ``i`` alone: ``z_c[i] ~ p(z_c[i] | y_i = 1 - ŷ_i)``, the
+    rest of ``z`` kept."""
     _require(net, CCVAE, "intervention")
     z_c, z_s = net.encode(x)
+    if net.multilabel:
+        return torch.cat([x.unsqueeze(1), net.decode(z_c, z_s).unsqueeze(1), _flip_attributes(net, z_c, z_s, generator)],
+                         dim=1)
     classes = torch.arange(net.num_classes, device=x.device)
     loc, scale = net.conditional_prior(classes)  # (K, K)
     noise = torch.randn(len(x), net.num_classes, net.num_classes, generator=generator).to(x.device)
     swapped = net.decode(loc + scale * noise, z_s.unsqueeze(1))  # (B, K, D)
     return torch.cat([x.unsqueeze(1), net.decode(z_c, z_s).unsqueeze(1), swapped], dim=1)
+
+
+def _flip_attributes(net, z_c, z_s, generator):
+    """``(B, L, D)``: column ``i`` decodes ``z_c`` with ``z_c[i]`` drawn for the opposite of the
+    attribute ``i`` the classifier reads."""
+    flipped = 1 - (net.classify_characteristics(z_c) > 0).long()  # (B, L)
+    loc, scale = net.conditional_prior(flipped)
+    draw = loc + scale * torch.randn(z_c.shape, generator=generator).to(z_c.device)
+    columns = z_c.unsqueeze(1).repeat(1, net.num_classes, 1)  # (B, L, L): row i will change dimension i
+    index = torch.arange(net.num_classes, device=z_c.device)
+    columns[:, index, index] = draw
+    return net.decode(columns, z_s.unsqueeze(1))

@@ -100,8 +100,17 @@ def dataset_of(config, data_dir=None):
 
 
 def build_model(config, dataset):
-    """Instantiate the model a run's ``config`` describes, for ``dataset``."""
+    """Instantiate the model a run's ``config`` describes, for ``dataset`` (or its shapes:
+    ``x_dim``, ``num_classes``, ``image_shape``, ``multilabel``).
+
+    :raises PyrossError: for multi-label data and a model that reads one class per image.
+    """
     cls = get_model_class(config["model"])
+    if getattr(dataset, "multilabel", False):
+        if not hasattr(cls, "multilabel_variant"):
+            raise PyrossError(f"{config['model']} reads one class per image, and {config['dataset']} has several "
+                              f"binary attributes per image: use ccvae")
+        cls = cls.multilabel_variant
     shapes = {"x_dim": dataset.x_dim, "num_classes": dataset.num_classes, "image_shape": dataset.image_shape}
     takes = inspect.signature(cls).parameters
     return cls(**{k: v for k, v in shapes.items() if k in takes}, **config["model_options"])
@@ -186,7 +195,7 @@ def _vae_stage(run, config, data, dataset, device, progress, echo):
 
 
 def _provenance(dataset, data, device):
-    return {"data_source": dataset.source, "class_names": list(dataset.class_names),
+    return {"data_source": dataset.source, "class_names": list(dataset.class_names), "multilabel": dataset.multilabel,
             "image_shape": list(dataset.image_shape), "n_labelled": len(data.labelled), "n_unlabelled": len(data.unlabelled),
             "pyross": __version__, "torch": torch.__version__, "pyro": pyro.__version__,
             "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {device}"}

@@ -37,6 +37,7 @@ step's terms for logging, and the unsupervised ones have ``loss(x)``, the mean l
 ``x``, for validation.
 """
 import math
+import warnings
 
 import pyro
 import pyro.distributions as dist
@@ -184,7 +185,7 @@ class CCVAEBound:
         self.net, self.k = model, model.k
         self.model = model.model
         self.guide = config_enumerate(model.guide, "parallel")
-        self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=1)
+        self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=model.max_plate_nesting)
         self.terms = {}
 
     def log_qy_x(self, x, y):
@@ -192,7 +193,7 @@ class CCVAEBound:
         loc, scale = self.net.encoder(x)
         k = self.net.num_classes
         z_c = dist.Normal(loc[..., :k], scale[..., :k]).rsample((self.k,))  # (k, B, K)
-        log_q = dist.Categorical(logits=self.net.classify_characteristics(z_c)).log_prob(y)  # (k, B)
+        log_q = self.net.label_log_prob(self.net.classify_characteristics(z_c), y)  # (k, B)
         return log_q.logsumexp(0) - math.log(self.k)
 
     def supervised_bound(self, x, y):
@@ -201,14 +202,15 @@ class CCVAEBound:
         model_trace = poutine.trace(poutine.replay(self.model, trace=guide_trace)).get_trace(x, y)
         model_trace.compute_log_prob()
         guide_trace.compute_log_prob()
-        log_p = {name: site["log_prob"] for name, site in model_trace.nodes.items() if site["type"] == "sample"
-                 and name != "data"}
-        log_q = sum(site["log_prob"] for name, site in guide_trace.nodes.items() if site["type"] == "sample"
-                    and name != "data")
+        per_image = self.net.per_image
+        log_p = {name: per_image(site["log_prob"]) for name, site in model_trace.nodes.items()
+                 if site["type"] == "sample" and name not in ("data", "labels")}
+        log_q = sum(per_image(site["log_prob"]) for name, site in guide_trace.nodes.items()
+                    if site["type"] == "sample" and name not in ("data", "labels"))
         z_c = guide_trace.nodes["z_c"]["value"]
-        classify = self.net.classify_characteristics
-        log_qy_zc = dist.Categorical(logits=classify(z_c)).log_prob(y)
-        log_qy_zc_fixed = dist.Categorical(logits=classify(z_c.detach())).log_prob(y)
+        classify, label_log_prob = self.net.classify_characteristics, self.net.label_log_prob
+        log_qy_zc = label_log_prob(classify(z_c), y)
+        log_qy_zc_fixed = label_log_prob(classify(z_c.detach()), y)
         log_qy_x = self.log_qy_x(x, y)
         weight = (log_qy_zc_fixed - log_qy_x).exp()
         log_py = log_p.pop("y")
@@ -219,10 +221,17 @@ class CCVAEBound:
         terms = {"labelled": -self.supervised_bound(x, y).mean()}
         loss = terms["labelled"]
         if unlabelled is not None:
-            terms["unlabelled"] = self.unlabelled_elbo.differentiable_loss(model, guide, unlabelled) / len(unlabelled)
+            terms["unlabelled"] = self.unlabelled_loss(unlabelled)
             loss = loss + terms["unlabelled"]
         self.terms = {k: v.item() for k, v in terms.items()}
         return loss
+
+    def unlabelled_loss(self, x):
+        """The mean negative ELBO of unlabelled images ``x``, ``y`` enumerated (for binary
+        attributes, without Pyro's plate-dependence warning: see :class:`~pyross.models.ccvae.MultiLabelCCVAE`)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*possibly invalid dependency", category=RuntimeWarning)
+            return self.unlabelled_elbo.differentiable_loss(self.model, self.guide, x) / len(x)
 
 
 def _nothing(*args, **kwargs):

@@ -25,6 +25,29 @@ def plot_confusion_matrix(counts, class_names, path, title=""):
     plt.close(fig)
 
 
+def plot_attribute_confusions(counts, names, path, title=""):
+    """Save one 2x2 confusion matrix per binary attribute (``counts`` ``(L, 2, 2)``, true value by
+    row), side by side as heatmaps of the fraction of each true value."""
+    counts = counts.cpu().numpy()
+    fig, axes = plt.subplots(1, len(names), figsize=(1.6 * len(names) + 0.5, 2.4), dpi=100, squeeze=False)
+    for ax, matrix, name in zip(axes[0], counts, names):
+        rates = matrix / matrix.sum(1, keepdims=True).clip(min=1)
+        ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.5 else "black")
+        ax.set_xticks([0, 1], ["0", "1"])
+        ax.set_yticks([0, 1], ["0", "1"])
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=7)
+    axes[0][0].set_ylabel("true", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_latent_scatter(z, labels, class_names, path, title=""):
     """Save a scatter plot of 2-D points ``z`` (e.g. latent means), coloured by ``labels``."""
     z, labels = z.cpu().numpy(), labels.cpu().numpy()

@@ -43,7 +43,8 @@ def load_trained(run, device="cpu", checkpoint=BEST):
     else:  # a run folder from before the class names were recorded
         dataset = dataset_of(config)
         names, shape = list(dataset.class_names), dataset.image_shape
-    shapes = SimpleNamespace(x_dim=math.prod(shape), num_classes=len(names), image_shape=shape)
+    shapes = SimpleNamespace(x_dim=math.prod(shape), num_classes=len(names), image_shape=shape,
+                             multilabel=config.get("multilabel", False))
     net = build_model(config, shapes).to(device)
     run.restore(net, checkpoint, device=device)
     return net.eval(), names, shape
@@ -68,13 +69,17 @@ def load_classifier(run, device="cpu"):
 
 @torch.no_grad()
 def predict_rows(net, names, shape, paths, top_k=1, batch_size=256, device="cpu", progress=True):
-    """Yield one dict per path: ``path``, ``prediction``, ``top_2``... , ``p_<class>``..., ``error``."""
+    """Yield one dict per path: ``path``, ``prediction``, ``top_2``... , ``p_<class>``..., ``error``.
+    For a multi-label model the prediction is the attributes with probability above 1/2,
+    separated by spaces, and ``p_<attribute>`` each attribute's probability."""
+    multilabel = getattr(net, "multilabel", False)
     channels, size, _ = shape
     bar = tqdm(total=len(paths), unit="image", disable=not progress or len(paths) < 1000, desc="predict")
     for start in range(0, len(paths), batch_size):
         batch = paths[start:start + batch_size]
         x, failed = read_images(batch, size, channels)
-        probs = torch.softmax(net.classifier(x.to(device)), dim=-1).cpu() if len(x) else None
+        logits = net.classifier(x.to(device)).cpu() if len(x) else None
+        probs = None if logits is None else torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
         row_of_image = iter(range(len(x)))
         for i, path in enumerate(batch):
             row = {"path": path}
@@ -82,9 +87,12 @@ def predict_rows(net, names, shape, paths, top_k=1, batch_size=256, device="cpu"
                 row["error"] = "not a readable image"
             else:
                 p = probs[next(row_of_image)]
-                ranked = p.argsort(descending=True)[:top_k].tolist()
-                row["prediction"] = names[ranked[0]]
-                row.update({f"top_{k + 1}": names[c] for k, c in enumerate(ranked[1:], 1)})
+                if multilabel:
+                    row["prediction"] = " ".join(name for name, v in zip(names, p.tolist()) if v > 0.5)
+                else:
+                    ranked = p.argsort(descending=True)[:top_k].tolist()
+                    row["prediction"] = names[ranked[0]]
+                    row.update({f"top_{k + 1}": names[c] for k, c in enumerate(ranked[1:], 1)})
                 row.update({f"p_{name}": f"{v:.6f}" for name, v in zip(names, p.tolist())})
             yield row
         bar.update(len(batch))

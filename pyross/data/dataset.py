@@ -68,7 +68,8 @@ class Dataset:
     :ivar Split valid: the validation images, used only to choose the best checkpoint.
     :ivar Split test: the test images, reported, never used for choices.
     :ivar tuple image_shape: ``(channels, height, width)`` of one image.
-    :ivar tuple class_names: one name per class.
+    :ivar tuple class_names: one name per class, or per attribute for multi-label data
+        (labels ``(N, L)`` of 0/1, e.g. ``shapes``).
     :ivar str source: where the data were read from, for the record.
     """
 
@@ -84,6 +85,11 @@ class Dataset:
     def num_classes(self):
         """Number of classes."""
         return len(self.class_names)
+
+    @property
+    def multilabel(self):
+        """Whether each image has several binary attributes (labels ``(N, L)``) rather than one class."""
+        return self.train.y.dim() == 2
 
     @property
     def x_dim(self):

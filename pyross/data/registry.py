@@ -4,6 +4,7 @@ import os
 from ..errors import PyrossError, unknown_name
 from .folder import load_folder
 from .mnist import load_fashion_mnist, load_mnist
+from .shapes import load_shapes
 from .svhn import load_svhn
 
 #: prefix of a user's image folder: ``folder:PATH`` (see :mod:`pyross.data.folder`)
@@ -14,6 +15,7 @@ DATASETS = {
     "mnist": load_mnist,
     "fashion-mnist": load_fashion_mnist,
     "svhn": load_svhn,
+    "shapes": load_shapes,
 }
 
 

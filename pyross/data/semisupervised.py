@@ -15,16 +15,26 @@ from .dataset import Split
 def select_labelled(y, n_labels, num_classes, seed):
     """Choose which training images keep their label.
 
-    :param torch.Tensor y: labels of the training images (-1: unknown, never labelled).
+    :param torch.Tensor y: labels of the training images (-1: unknown, never labelled);
+        ``(N, L)`` binary attributes for multi-label data.
     :param n_labels: ``"all"`` for every image, or an int: ``n_labels / num_classes`` images
-        of each class are drawn with ``seed``; the others form the unlabelled set.
+        of each class are drawn with ``seed`` (multi-label data: ``n_labels`` images at random);
+        the others form the unlabelled set.
     :returns: ``(labelled_idx, unlabelled_idx)``, disjoint, sorted index tensors.
     :raises PyrossError: if ``n_labels`` is not a positive multiple of ``num_classes`` or a
         class has fewer images than asked for.
     """
     everything = torch.arange(len(y))
     if n_labels == "all":  # every image with a known label (an image folder's unlabelled images have -1)
-        return everything[y >= 0], everything[y < 0]
+        known = y >= 0 if y.dim() == 1 else (y >= 0).all(-1)
+        return everything[known], everything[~known]
+    if y.dim() == 2:
+        if not 0 < n_labels <= len(y):
+            raise PyrossError(f"--labels {n_labels} must be between 1 and the {len(y)} training images")
+        chosen = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n_labels]
+        mask = torch.zeros(len(y), dtype=torch.bool)
+        mask[chosen] = True
+        return everything[mask], everything[~mask]
     if n_labels <= 0 or n_labels % num_classes:
         raise PyrossError(f"--labels {n_labels} must be a positive multiple of the "
                           f"number of classes ({num_classes}), or 'all'")

@@ -68,3 +68,20 @@ class FF(LabelModel):
     def classifier(self, x):
         """Class logits of images ``x``."""
         return self.net(x)
+
+
+class MultiLabelFF(FF):
+    """FF for binary attributes (labels ``(B, L)`` of 0/1): one Bernoulli per attribute,
+    p(y | x) = prod_i Bernoulli(y_i | sigmoid(logit_i(x))). The plain classifier that reads
+    CCVAE's interventions on ``shapes`` (``pyross intervention-score``)."""
+
+    multilabel = True
+
+    def model(self, x, y):
+        """p(y | x) for 0/1 attributes ``y`` ``(B, L)``, observed."""
+        pyro.module(self.pyro_name, self.trainable)
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("y", dist.Bernoulli(logits=self.classifier(x)).to_event(1), obs=y.to(x))
+
+
+FF.multilabel_variant = MultiLabelFF
