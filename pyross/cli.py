@@ -114,6 +114,8 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
               help=f"one of: {', '.join(DATASETS)}, or folder:PATH for your own images (see the README)")
 @click.option("--image-size", type=int, help="image folders: resize images to this side  [default: 28]")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="image folders: 1 grey, 3 colour  [default: 1]")
+@click.option("--attributes", callback=lambda ctx, param, value: value and [a.strip() for a in value.split(",")],
+              help="celeba: the attributes to learn, comma-separated  [default: the 18 of Joy et al.]")
 @click.option("--labels", callback=_count_or_all("--labels"),
               help="labelled training images (a multiple of the classes) or 'all'; vae and dae use no labels  "
                    "[default: 100; all for an image folder]")

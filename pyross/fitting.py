@@ -54,7 +54,8 @@ MODEL_DEFAULTS = {
 }
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
-                   "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None}
+                   "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
+                   "attributes": None}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch")
 #: the models that train or reuse a VAE first
@@ -96,7 +97,7 @@ def new_config(model, **options):
 def dataset_of(config, data_dir=None):
     """Load the dataset of a run's ``config`` (from ``data_dir`` if given, else the run's)."""
     return get_dataset(config["dataset"], data_dir or config["data_dir"], config.get("image_size"),
-                       config.get("channels"), config["seed"])
+                       config.get("channels"), config["seed"], config.get("attributes"))
 
 
 def build_model(config, dataset):

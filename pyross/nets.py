@@ -116,6 +116,52 @@ class ConvClassifier(nn.Module):
         return self.mlp(self.conv(x.reshape(-1, *self.image_shape)))
 
 
+class ConvGaussianEncoder(nn.Module):
+    """Images ``(C, H, W)`` (H and W multiples of 16, e.g. CelebA's 64x64) to the location and
+    scale of a diagonal Gaussian: four 4x4 convolutions of stride 2 (32, 32, 64, 64 channels),
+    each followed by the activation, then a linear layer.
+
+    :param tuple image_shape: ``(C, H, W)`` of the flattened input.
+    :param int out_dim: size of the Gaussian.
+    """
+
+    def __init__(self, image_shape, out_dim, activation="relu"):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        layers, channels = [], self.image_shape[0]
+        for width in (32, 32, 64, 64):
+            layers += [nn.Conv2d(channels, width, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+            channels = width
+        self.conv = nn.Sequential(*layers, nn.Flatten())
+        self.out = nn.Linear(64 * (self.image_shape[1] // 16) * (self.image_shape[2] // 16), 2 * out_dim)
+
+    def forward(self, x):
+        h = self.out(self.conv(x.reshape(-1, *self.image_shape))).reshape(*x.shape[:-1], -1)
+        loc, raw_scale = h.chunk(2, dim=-1)
+        return loc, F.softplus(raw_scale) + 1e-4
+
+
+class ConvDecoder(nn.Module):
+    """The mirror of :class:`ConvGaussianEncoder`: inputs (joined by :class:`JointLinear`) to
+    64 feature maps of ``H/16 x W/16``, then four 4x4 transposed convolutions of stride 2 (64,
+    32, 32, C channels) to flattened image logits ``(..., C*H*W)``."""
+
+    def __init__(self, in_dims, image_shape, activation="relu"):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        c, h, w = self.image_shape
+        self.grid = (64, h // 16, w // 16)
+        self.input = JointLinear(in_dims, 64 * (h // 16) * (w // 16))
+        layers = [ACTIVATIONS[activation]()]
+        for channels, width in ((64, 64), (64, 32), (32, 32), (32, c)):
+            layers += [nn.ConvTranspose2d(channels, width, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+        self.deconv = nn.Sequential(*layers[:-1])  # no activation on the logits
+
+    def forward(self, *inputs):
+        h = self.input(*inputs)
+        return self.deconv(h.reshape(-1, *self.grid)).reshape(*h.shape[:-1], -1)
+
+
 def make_classifier(kind, x_dim, image_shape, hidden, num_classes, activation="relu", batch_norm=True):
     """The network of a classifier from flattened images to class logits.
 

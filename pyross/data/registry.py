@@ -2,6 +2,7 @@
 import os
 
 from ..errors import PyrossError, unknown_name
+from .celeba import load_celeba
 from .folder import load_folder
 from .mnist import load_fashion_mnist, load_mnist
 from .shapes import load_shapes
@@ -16,10 +17,11 @@ DATASETS = {
     "fashion-mnist": load_fashion_mnist,
     "svhn": load_svhn,
     "shapes": load_shapes,
+    "celeba": load_celeba,
 }
 
 
-def get_dataset(name, data_dir=None, image_size=None, channels=None, seed=0):
+def get_dataset(name, data_dir=None, image_size=None, channels=None, seed=0, attributes=None):
     """Load the dataset registered as ``name``, or the image folder ``folder:PATH``.
 
     :param str name: a key of :data:`DATASETS`, or ``folder:PATH``.
@@ -27,6 +29,7 @@ def get_dataset(name, data_dir=None, image_size=None, channels=None, seed=0):
     :param int image_size: image folders: the side images are resized to (default 28).
     :param int channels: image folders: 1 (grey, the default) or 3 (colour).
     :param int seed: image folders: seed of the validation slice.
+    :param attributes: CelebA: the attribute names to read (default: the 18 of Joy et al.).
     :raises PyrossError: for an unknown name, a missing ``data_dir``, or folder options
         given for a benchmark dataset.
     """
@@ -39,4 +42,8 @@ def get_dataset(name, data_dir=None, image_size=None, channels=None, seed=0):
         raise unknown_name("dataset", name, DATASETS)
     if data_dir is not None and not os.path.isdir(data_dir):
         raise PyrossError(f"--data-dir {data_dir!r} does not exist or is not a folder")
+    if name == "celeba":
+        return load_celeba(data_dir, attributes)
+    if attributes is not None:
+        raise PyrossError("--attributes applies to --dataset celeba only")
     return DATASETS[name](data_dir)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nets import MLP, GaussianMLP
+from ..nets import MLP, ConvDecoder, ConvGaussianEncoder, GaussianMLP
 
 
 class CCVAE(nn.Module):
@@ -46,6 +46,9 @@ class CCVAE(nn.Module):
     :param int z_dim: dimensions of the style ``z_s``.
     :param hidden: hidden sizes of the encoder q(z | x) (the decoder's are reversed).
     :param str activation: hidden activation.
+    :param tuple image_shape: ``(C, H, W)``; images of 64 pixels or more a side (CelebA) get
+        convolutional networks (:class:`~pyross.nets.ConvGaussianEncoder`,
+        :class:`~pyross.nets.ConvDecoder`) instead of MLPs, and ``hidden`` is not used.
     :param int k: samples of :math:`z_c` in the supervised bound's estimate of q(y | x).
     """
 
@@ -57,13 +60,19 @@ class CCVAE(nn.Module):
     #: plates of the model (the objective's ``max_plate_nesting``)
     max_plate_nesting = 1
 
-    def __init__(self, x_dim=784, num_classes=10, z_dim=16, hidden=(500,), activation="softplus", k=100):
+    def __init__(self, x_dim=784, num_classes=10, z_dim=16, hidden=(500,), activation="softplus", k=100,
+                 image_shape=(1, 28, 28)):
         super().__init__()
         self.x_dim, self.num_classes, self.z_dim, self.k = x_dim, num_classes, z_dim, k
-        # q_phi(z | x), z = (z_c, z_s)
-        self.encoder = GaussianMLP([x_dim], hidden, num_classes + z_dim, activation)
-        # p_theta(x | z_c, z_s)
-        self.decoder = MLP([num_classes, z_dim], list(hidden)[::-1], x_dim, activation)
+        if image_shape[1] >= 64:
+            # q_phi(z | x), z = (z_c, z_s), and p_theta(x | z_c, z_s): convolutional
+            self.encoder = ConvGaussianEncoder(image_shape, num_classes + z_dim)
+            self.decoder = ConvDecoder([num_classes, z_dim], image_shape)
+        else:
+            # q_phi(z | x), z = (z_c, z_s)
+            self.encoder = GaussianMLP([x_dim], hidden, num_classes + z_dim, activation)
+            # p_theta(x | z_c, z_s)
+            self.decoder = MLP([num_classes, z_dim], list(hidden)[::-1], x_dim, activation)
         # p_psi(z_c | y): row 0 for "not class i", row 1 for "class i"
         self.prior_loc = nn.Parameter(torch.stack([-torch.ones(num_classes), torch.ones(num_classes)]))
         self.prior_raw_scale = nn.Parameter(torch.zeros(2, num_classes))
