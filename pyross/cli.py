@@ -448,8 +448,9 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         pick = torch.randperm(len(test), generator=generator)
         x = test.x[pick[:rows]].to(device)
     if kind == "generate":
-        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
-                        title="rows: styles z ~ p(z); columns: the classes")
+        title = ("rows: z_s ~ p(z_s); columns: no attribute, then each alone" if getattr(net, "multilabel", False)
+                 else "rows: styles z ~ p(z); columns: the classes")
+        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out, title=title)
     elif kind == "latent-walk":
         plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
                         title="row i: z_c[i] from 'not class i' to 'class i'; the rest of z from a test image")

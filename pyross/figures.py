@@ -31,13 +31,14 @@ def _require(net, cls, picture):
 
 @torch.no_grad()
 def conditional_generation(net, rows, generator):
-    """``(rows, K, ...)`` images: row ``r`` is one style z ~ N(0, I), column ``k`` the class ``k``."""
-    if isinstance(net, CCVAE):  # z_c at the prior mean of each class
-        if net.multilabel:
-            raise PyrossError("generate draws one column per class; this CCVAE has binary attributes: "
-                              "use intervention or latent-walk")
+    """``(rows, K, ...)`` images: row ``r`` is one style z ~ N(0, I), column ``k`` the class ``k``
+    (CCVAE with binary attributes: ``(rows, 1 + L, ...)``, every attribute off, then each one on alone)."""
+    if isinstance(net, CCVAE):  # z_c at the prior mean of each class (attributes: none, then each alone)
         z_s = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)
-        z_c = net.conditional_prior(torch.arange(net.num_classes, device=z_s.device))[0]  # (K, K)
+        labels = torch.arange(net.num_classes, device=z_s.device)
+        if net.multilabel:
+            labels = torch.cat([labels.new_zeros(1, net.num_classes), torch.eye(net.num_classes, device=z_s.device)])
+        z_c = net.conditional_prior(labels)[0]  # (columns, K)
         return net.decode(z_c, z_s)
     _require(net, M2, "generate")
     z = torch.randn(rows, 1, net.z_dim, generator=generator).to(next(net.parameters()).device)

@@ -270,9 +270,9 @@ def test_ccvae_on_shapes_through_the_cli(tmp_path, monkeypatch):
     assert fit.exit_code == 0, fit.output
     evaluated = invoke("evaluate", ccvae, "--device", "cpu")
     assert evaluated.exit_code == 0 and "| filled |" in evaluated.output and (ccvae / "confusion_matrix.png").exists()
-    for kind in ("latent-walk", "intervention"):
+    for kind in ("latent-walk", "intervention", "generate"):
         assert invoke("figure", kind, ccvae, "--rows", "2", "--steps", "3", "--device", "cpu").exit_code == 0
-    assert invoke("figure", "generate", ccvae, "--device", "cpu").exit_code == 2
+    assert invoke("figure", "generate", ccvae, "--rows", "2", "--device", "cpu").exit_code == 0
     assert invoke("fit", "ff", "--dataset", "shapes", "--labels", "all", "--out", judge, "--classifier", "mlp",
                   "--classifier-hidden", "16", "--epochs", "1", "--device", "cpu", "--quiet").exit_code == 0
     score = invoke("intervention-score", ccvae, judge, "--images", "20", "--device", "cpu")
