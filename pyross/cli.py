@@ -41,6 +41,19 @@ def _count_or_all(name):
     return parse
 
 
+def _labels(ctx, param, value):
+    """``--labels``: a count, 'all', or a fraction of the training images such as 0.05."""
+    if value is not None and "." in value:
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not 0 < fraction < 1:
+            raise PyrossError(f"--labels as a fraction must be between 0 and 1, not {value!r}")
+        return fraction
+    return _count_or_all("--labels")(ctx, param, value)
+
+
 def _hidden(ctx, param, value):
     if value is None:
         return None
@@ -116,9 +129,9 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--channels", type=click.Choice(["1", "3"]), help="image folders: 1 grey, 3 colour  [default: 1]")
 @click.option("--attributes", callback=lambda ctx, param, value: value and [a.strip() for a in value.split(",")],
               help="celeba: the attributes to learn, comma-separated  [default: the 18 of Joy et al.]")
-@click.option("--labels", callback=_count_or_all("--labels"),
-              help="labelled training images (a multiple of the classes) or 'all'; vae and dae use no labels  "
-                   "[default: 100; all for an image folder]")
+@click.option("--labels", callback=_labels,
+              help="labelled training images: a count (a multiple of the classes), a fraction such as 0.05, or "
+                   "'all'; vae and dae use no labels  [default: 100; all for an image folder]")
 @click.option("--unlabelled", default="all", show_default=True, callback=_count_or_all("--unlabelled"),
               help="unlabelled training images to use, or 'all'")
 @click.option("--alpha", default=0.5, show_default=True, type=float,

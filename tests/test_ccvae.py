@@ -265,7 +265,7 @@ def test_ccvae_on_shapes_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("PYROSS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(shapes, "SIZES", {"train": 200, "valid": 50, "test": 50})
     ccvae, judge = tmp_path / "ccvae", tmp_path / "ff"
-    fit = invoke("fit", "ccvae", "--dataset", "shapes", "--labels", "20", "--out", ccvae, "--hidden", "16",
+    fit = invoke("fit", "ccvae", "--dataset", "shapes", "--labels", "0.1", "--out", ccvae, "--hidden", "16",
                  "--z-dim", "2", "--k", "3", "--batch-size", "20", "--epochs", "1", "--device", "cpu", "--quiet")
     assert fit.exit_code == 0, fit.output
     evaluated = invoke("evaluate", ccvae, "--device", "cpu")

@@ -141,3 +141,11 @@ def test_mnist_pickle_is_read_exactly_as_bytes_and_cached(tmp_path, monkeypatch)
         pickle.dump(parts, f)
     os.utime(path, ns=(1, 1))  # another modification time, whatever the clock's resolution
     assert len(mnist.read_mnist_pickle(str(path))[1]) == 5
+
+
+def test_labels_as_a_fraction():
+    y = torch.arange(1000) % 10
+    labelled, unlabelled = select_labelled(y, 0.05, 10, seed=0)
+    assert len(labelled) == 50 and torch.equal(torch.bincount(y[labelled]), torch.full((10,), 5))
+    attributes = torch.randint(0, 2, (400, 3))
+    assert len(select_labelled(attributes, 0.05, 3, seed=0)[0]) == 20

@@ -19,12 +19,16 @@ def select_labelled(y, n_labels, num_classes, seed):
         ``(N, L)`` binary attributes for multi-label data.
     :param n_labels: ``"all"`` for every image, or an int: ``n_labels / num_classes`` images
         of each class are drawn with ``seed`` (multi-label data: ``n_labels`` images at random);
-        the others form the unlabelled set.
+        the others form the unlabelled set. A float in (0, 1) is a fraction of the images,
+        rounded to a whole number of images per class.
     :returns: ``(labelled_idx, unlabelled_idx)``, disjoint, sorted index tensors.
     :raises PyrossError: if ``n_labels`` is not a positive multiple of ``num_classes`` or a
         class has fewer images than asked for.
     """
     everything = torch.arange(len(y))
+    if isinstance(n_labels, float):  # a fraction of the images (of each class's share, for classes)
+        n_labels = (round(n_labels * len(y)) if y.dim() == 2
+                    else max(1, round(n_labels * len(y) / num_classes)) * num_classes)
     if n_labels == "all":  # every image with a known label (an image folder's unlabelled images have -1)
         known = y >= 0 if y.dim() == 1 else (y >= 0).all(-1)
         return everything[known], everything[~known]
