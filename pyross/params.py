@@ -17,9 +17,17 @@ def _count(module):
     return sum(p.numel() for p in module.parameters()) if module is not None else 0
 
 
+def _count_part(model, name):
+    """Parameters of the sub-module ``name`` of ``model``, or of its parameter ``name``."""
+    try:
+        return _count(model.get_submodule(name))
+    except AttributeError:
+        return model.get_parameter(name).numel()
+
+
 def parameter_counts(model):
     """``(classification, additional)`` parameter counts of a model with ``classification_parts``."""
-    classification = sum(_count(model.get_submodule(name)) for name in model.classification_parts)
+    classification = sum(_count_part(model, name) for name in model.classification_parts)
     return classification, _count(model) - classification
 
 

@@ -104,6 +104,7 @@ def test_fit_ccvae_semi_supervised_and_evaluate(mnist_dir, tmp_path):
     metrics = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert {"labelled", "unlabelled", "valid_accuracy"} <= set(metrics)
     assert invoke("evaluate", out, "--device", "cpu").exit_code == 0
+    assert invoke("params", out).exit_code == 0  # its classifier: the encoder and q(y | z_c)'s 2K numbers
     assert invoke("fit", "m2", "--k", "5", "--data-dir", mnist_dir).output.strip() == "Error: --k does not apply to m2"
 
 
