@@ -466,10 +466,11 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         plot_image_grid(as_images(conditional_generation(net, rows, generator)), out, title=title)
     elif kind == "latent-walk":
         plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
-                        title="row i: z_c[i] from 'not class i' to 'class i'; the rest of z from a test image")
+                        title="row i: z_c[i] from 'not i' to 'i'")
     elif kind == "intervention":
+        swapped = "attribute i flipped" if getattr(net, "multilabel", False) else "z_c ~ p(z_c | y=k)"
         plot_image_grid(as_images(intervention(net, x, generator)), out,
-                        title="test image, reconstruction, then z_c ~ p(z_c | y=k) for each class k, z_s kept")
+                        title=f"image, reconstruction, then {swapped}")
     elif kind == "style-transfer":
         plot_image_grid(as_images(style_transfer(net, x)), out,
                         title="left: test image; right: every class in its style z ~ q(z|x,y)")
