@@ -14,7 +14,7 @@ from . import __version__, distributed
 from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
-from .evaluation import accuracy, attribute_accuracy, confusion_matrix, intervention_score, predict
+from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
@@ -251,18 +251,19 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     net = build_model(config, data_set).to(device)
     state = run.restore(net, BEST if checkpoint == "best" else LAST, device=device)
     test = data_set.test.to(device)
-    acc = accuracy(net, test)
+    predicted = predict(net, test.x)  # once, for the accuracy and the confusion matrices
+    correct = (predicted == test.y).float()
+    acc = correct.mean().item()
     path = run.file("confusion_matrix.png")
     title = f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}"
     if data_set.multilabel:  # one 2x2 matrix per attribute, and each attribute's accuracy
-        predicted = predict(net, test.x)
         counts = torch.stack([confusion_matrix(test.y[:, i], predicted[:, i], 2) for i in range(test.y.shape[1])])
         plot_attribute_confusions(counts, data_set.class_names, path, title=title)
         click.echo("| attribute | test accuracy |\n| --- | ---: |")
-        for name, a in zip(data_set.class_names, attribute_accuracy(net, test).tolist()):
+        for name, a in zip(data_set.class_names, correct.mean(0).tolist()):
             click.echo(f"| {name} | {100 * a:.2f} % |")
     else:
-        counts = confusion_matrix(test.y, predict(net, test.x), data_set.num_classes)
+        counts = confusion_matrix(test.y, predicted, data_set.num_classes)
         plot_confusion_matrix(counts, data_set.class_names, path, title=title)
     click.echo(f"test accuracy {acc:.4f} ({checkpoint} checkpoint, epoch {state['epoch']}); wrote {path}")
 

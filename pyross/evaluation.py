@@ -26,11 +26,6 @@ def accuracy(model, split):
     return (predict(model, split.x) == split.y).float().mean().item()
 
 
-def attribute_accuracy(model, split):
-    """Multi-label data: the accuracy of each attribute, ``(L,)``."""
-    return (predict(model, split.x) == split.y).float().mean(0)
-
-
 def confusion_matrix(y_true, y_pred, num_classes):
     """Counts ``C[i, j]`` of images of true class ``i`` predicted as ``j``."""
     flat = y_true.long().cpu() * num_classes + y_pred.long().cpu()
