@@ -46,6 +46,7 @@ from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_e
 from torch.nn import functional as F
 
 from .models import trains_like
+from .optim import JointAdam
 
 
 class SemiSupervisedELBO:
@@ -280,10 +281,11 @@ def make_objective(name, model, alpha, n_labelled, n_train):
 
 
 def make_svi(objective, lr, loss_and_grads=None):
-    """An :class:`~pyro.infer.SVI` taking Adam steps on ``objective``.
+    """An :class:`~pyro.infer.SVI` taking Adam steps on ``objective`` (one Adam for all the
+    parameters: :class:`~pyross.optim.JointAdam`).
 
     :param loss_and_grads: what computes the loss and its gradients, if not Pyro's default
         (data-parallel training averages them across processes: :func:`pyross.distributed.averaging`).
     """
-    return pyro.infer.SVI(objective.model, objective.guide, pyro.optim.Adam({"lr": lr}), loss=objective,
+    return pyro.infer.SVI(objective.model, objective.guide, JointAdam(lr), loss=objective,
                           loss_and_grads=loss_and_grads)
