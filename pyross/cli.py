@@ -165,6 +165,8 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
                                                   "[default: one pass over the images]")
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
+@click.option("--jit", is_flag=True, help="m2, m1m2: compile the objective with Pyro's JIT, for speed (see "
+                                          "docs/performance.md)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
 @click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")

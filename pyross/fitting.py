@@ -28,7 +28,7 @@ from .errors import PyrossError
 from .evaluation import accuracy
 from .models import CLASSIFIERS, get_model_class, trains_like
 from .models.m1 import SKLEARN_HEADS
-from .objectives import make_objective
+from .objectives import check_jit, make_objective
 from .runs import BEST, LAST, SUMMARY, VAE_DIR, Run
 from .train import Trainer
 
@@ -55,7 +55,7 @@ MODEL_DEFAULTS = {
 #: options every model has, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
                    "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
-                   "attributes": None}
+                   "attributes": None, "jit": False}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch")
 #: the models that train or reuse a VAE first
@@ -79,7 +79,9 @@ def new_config(model, **options):
         (:func:`model_option_names`); ``None`` means the default.
     :raises PyrossError: for an option the model does not take.
     """
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in options.items() if v is not None }
+    if given.get("jit"):
+        check_jit(model)
     names = model_option_names(model)
     for name in given:
         if name not in names and name not in TRAINING_OPTIONS:
@@ -232,7 +234,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
             return _fit_estimator(net, run, data, config["seed"])
     if hasattr(net, "set_label_prior"):  # p(y): the label frequencies of the labelled images
         net.set_label_prior(data.labelled.y)
-    objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train)
+    objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train,
+                               config.get("jit", False))
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
                       steps_per_epoch=config.get("steps_per_epoch"))

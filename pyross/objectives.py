@@ -42,9 +42,11 @@ import warnings
 import pyro
 import pyro.distributions as dist
 from pyro import poutine
-from pyro.infer import Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
+from pyro.infer import JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 from torch.nn import functional as F
 
+from .errors import PyrossError
+from .jit import PerShape
 from .models import trains_like
 from .optim import JointAdam
 
@@ -61,17 +63,23 @@ class SemiSupervisedELBO:
     :param float alpha: Kingma's :math:`\alpha` (``>= 0``).
     :param int n_labelled: :math:`N_l`, labelled training images.
     :param int n_train: :math:`N`, all training images (labelled and unlabelled).
+    :param bool jit: compute both bounds with Pyro's compiled ELBOs (:mod:`pyross.jit`): the
+        same bounds, computed faster once model and guide are traced (docs/performance.md).
     :ivar dict terms: the three terms of the last call, as floats, for logging.
     """
 
     uses_labelled, uses_unlabelled = True, True
 
-    def __init__(self, model, alpha, n_labelled, n_train):
+    def __init__(self, model, alpha, n_labelled, n_train, jit=False):
         self.model, self.classifier = model.model, model.classifier
         self.guide = config_enumerate(model.guide, "parallel")
         self.classifier_weight = alpha * n_train / n_labelled
-        self.labelled_elbo = Trace_ELBO(max_plate_nesting=1)  # y observed: nothing to enumerate
-        self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=1)
+        if jit:  # not JitTrace_ELBO for the labelled bound: its differentiable_loss doubles the gradient
+            self.labelled_elbo = PerShape(JitTraceEnum_ELBO, max_plate_nesting=1, strict_enumeration_warning=False)
+            self.unlabelled_elbo = PerShape(JitTraceEnum_ELBO, max_plate_nesting=1)
+        else:
+            self.labelled_elbo = Trace_ELBO(max_plate_nesting=1)  # y observed: nothing to enumerate
+            self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=1)
         self.terms = {}
 
     def labelled_bound(self, model, guide, x, y):
@@ -265,7 +273,7 @@ class Reconstruction:
 #: model name → ``(model, alpha, n_labelled, n_train) -> objective``
 OBJECTIVES = {
     "m2": SemiSupervisedELBO,
-    "m1m2": lambda model, *args: SemiSupervisedELBO(model.m2, *args),  # M2's objective on the code z1
+    "m1m2": lambda model, *args, **options: SemiSupervisedELBO(model.m2, *args, **options),  # M2's, on the code z1
     "ff": lambda model, *_: LabelledLikelihood(model),
     "m1": lambda model, *_: LabelledLikelihood(model),
     "vae": lambda model, *_: UnsupervisedELBO(model),
@@ -274,10 +282,26 @@ OBJECTIVES = {
 }
 
 
-def make_objective(name, model, alpha, n_labelled, n_train):
+#: the models whose objective can be compiled (``jit=True``)
+COMPILABLE = ("m2", "m1m2")
+
+
+def check_jit(name):
+    """Raise a one-line error if the objective of the model ``name`` cannot be compiled."""
+    if trains_like(name) not in COMPILABLE:
+        raise PyrossError(f"--jit compiles the objective of {' and '.join(COMPILABLE)}, not of {name}")
+
+
+def make_objective(name, model, alpha, n_labelled, n_train, jit=False):
     """The training objective of the model registered as ``name``: its entry of :data:`OBJECTIVES`,
-    or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like."""
-    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train)
+    or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like.
+
+    :param bool jit: compile it (:data:`COMPILABLE` models only).
+    """
+    if not jit:
+        return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train)
+    check_jit(name)
+    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, jit=True)
 
 
 def make_svi(objective, lr, loss_and_grads=None):

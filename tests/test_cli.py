@@ -75,6 +75,7 @@ BAD = [
     (["fit", "m2", "--hidden", "500,x"], "--hidden"),
     (["fit", "m2", "--epochs", "0"], "--epochs must be positive"),
     (["fit", "m2", "--device", "tpu"], "tpu"),
+    (["fit", "vae", "--jit"], "--jit compiles the objective of m2 and m1m2, not of vae"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
