@@ -21,12 +21,13 @@ def traced_way(shape, dtype, device):
     return torch.normal(torch.zeros(shape, dtype=dtype, device=device), torch.ones(shape, dtype=dtype, device=device))
 
 
-@pytest.fixture
-def objectives(monkeypatch):
+@pytest.fixture(params=[{}, {"likelihood": "gaussian", "batch_norm": "all"}],
+                ids=["M2", "M2 as in M1+M2, batch-normalised"])
+def objectives(monkeypatch, request):
     monkeypatch.setattr(torch.distributions.normal, "_standard_normal", traced_way)
     pyro.clear_param_store()
     torch.manual_seed(0)
-    model = M2(x_dim=D, num_classes=K, z_dim=2, hidden=(5,))
+    model = M2(x_dim=D, num_classes=K, z_dim=2, hidden=(5,), **request.param)
     eager = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000)
     compiled = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, jit=True)
     return model, eager, compiled
@@ -53,7 +54,7 @@ def test_compiled_bounds_equal_the_eager_ones(objectives, sizes):
         got, grads = bounds_and_grads(model, compiled, x, y, seed=step)
         assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5), (n, got, expected)
         for g, e in zip(grads, expected_grads):
-            assert torch.allclose(g, e, rtol=1e-4, atol=1e-6)
+            assert torch.allclose(g, e, rtol=1e-4, atol=1e-5)  # some are 0 up to rounding (bias before batch norm)
     assert len(compiled.unlabelled_elbo.elbos) == len(set(sizes))  # one compiled ELBO per batch size
 
 
