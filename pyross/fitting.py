@@ -79,7 +79,7 @@ def new_config(model, **options):
         (:func:`model_option_names`); ``None`` means the default.
     :raises PyrossError: for an option the model does not take.
     """
-    given = {k: v for k, v in options.items() if v is not None }
+    given = {k: v for k, v in options.items() if v is not None}
     if given.get("jit"):
         check_jit(model)
     names = model_option_names(model)

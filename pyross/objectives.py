@@ -270,7 +270,7 @@ class Reconstruction:
         return loss
 
 
-#: model name → ``(model, alpha, n_labelled, n_train) -> objective``
+#: model name → ``(model, alpha, n_labelled, n_train) -> objective`` (and ``jit=True`` for :data:`COMPILABLE` models)
 OBJECTIVES = {
     "m2": SemiSupervisedELBO,
     "m1m2": lambda model, *args, **options: SemiSupervisedELBO(model.m2, *args, **options),  # M2's, on the code z1
@@ -298,10 +298,10 @@ def make_objective(name, model, alpha, n_labelled, n_train, jit=False):
 
     :param bool jit: compile it (:data:`COMPILABLE` models only).
     """
-    if not jit:
-        return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train)
-    check_jit(name)
-    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, jit=True)
+    if jit:
+        check_jit(name)
+    options = {"jit": True} if jit else {}  # only the compilable objectives take the option
+    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, **options)
 
 
 def make_svi(objective, lr, loss_and_grads=None):
