@@ -17,7 +17,7 @@ from .estimators import ESTIMATORS
 from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
-from .models import CLASSIFIERS, MODELS, get_model_class
+from .models import CLASSIFIERS, MODELS, get_model_class, trains_like
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
@@ -160,6 +160,9 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
 @click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
+@click.option("--active-threshold", type=float,
+              help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
+                   "standard deviation above this; 0: every unit  [default: 0.1]")
 @click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
 @click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
                                                   "[default: one pass over the images]")
@@ -197,9 +200,11 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
-        for name in ("augment", "noise"):
+        if options["active_threshold"] is not None and trains_like(model) != "m1m2":
+            raise PyrossError(f"--active-threshold does not apply to {model}")
+        for name in ("augment", "noise", "active_threshold"):
             if options[name] is not None and options[name] < 0:
-                raise PyrossError(f"--{name} must be >= 0, not {options[name]}")
+                raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if vae_run:
             vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config

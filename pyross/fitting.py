@@ -28,8 +28,9 @@ from .errors import PyrossError
 from .evaluation import accuracy
 from .models import CLASSIFIERS, get_model_class, trains_like
 from .models.m1 import SKLEARN_HEADS
+from .models.m1m2 import active_units
 from .objectives import check_jit, make_objective
-from .runs import BEST, LAST, SUMMARY, VAE_DIR, Run
+from .runs import BEST, CONFIG, LAST, SUMMARY, VAE_DIR, Run
 from .train import Trainer
 
 _VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
@@ -48,7 +49,7 @@ MODEL_DEFAULTS = {
                                           "likelihood", "sigma")},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
              "activation": "softplus", "batch_norm": "none", "lr": 3e-4, "epochs": 20, "augment": 0,
-             "vae_epochs": 20},
+             "vae_epochs": 20, "active_threshold": 0.1},
     "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
               "augment": 0},
 }
@@ -57,7 +58,8 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
                    "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
                    "attributes": None, "jit": False}
 #: options of the training rather than of the model
-TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch")
+TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
+                    "active_threshold")
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
@@ -228,6 +230,10 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     if config["model"] in STACKED:
         vae_run = _vae_stage(run, config, data, dataset, device, progress, echo)
         vae_run.restore(net.vae, BEST, device=device)
+        if config.get("active_threshold") and config["model_options"].get("units") is None:
+            _keep_active_units(run, config, net, data, echo)
+            net = build_model(config, dataset).to(device)
+            vae_run.restore(net.vae, BEST, device=device)
         if config["model"] == "m1" and net.head is None:
             if distributed.active():
                 raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
@@ -245,6 +251,23 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
          f"{len(data.unlabelled)} unlabelled, {trainer.steps_per_epoch} steps per epoch, "
          f"device {device}; run folder {run.path}")
     return trainer.fit(config["epochs"])
+
+
+def _keep_active_units(run, config, net, data, echo):
+    """M1+M2: choose the units of z1 that M2 models, once, from all training images, and record
+    them in the run's config (a resumed run keeps them)."""
+    images = torch.cat([data.labelled.x, data.unlabelled.x])
+    means = torch.cat([net.vae.encode(x) for x in images.split(5000)])
+    threshold = config["active_threshold"]
+    units = active_units(means, threshold)
+    if not units:
+        raise PyrossError(f"no unit of z1 is active (its means vary with standard deviation above {threshold}): "
+                          f"train the VAE longer, or start a new run with a lower --active-threshold (0 keeps every unit)")
+    echo(f"m1m2: M2 models the {len(units)} active units of z1's {net.vae.z_dim} (standard deviation of the means "
+         f"above {threshold}): {units}")
+    config["model_options"]["units"] = units
+    if distributed.is_main():
+        run.write_json(CONFIG, {**run.config, "model_options": config["model_options"]})
 
 
 def _fit_estimator(net, run, data, seed):

@@ -76,6 +76,8 @@ BAD = [
     (["fit", "m2", "--epochs", "0"], "--epochs must be positive"),
     (["fit", "m2", "--device", "tpu"], "tpu"),
     (["fit", "vae", "--jit"], "--jit compiles the objective of m2 and m1m2, not of vae"),
+    (["fit", "m2", "--active-threshold", "0.1"], "--active-threshold does not apply to m2"),
+    (["fit", "m1m2", "--active-threshold", "-1"], "--active-threshold must be >= 0"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 

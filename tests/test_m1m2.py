@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from pyross.models import M1M2
+from pyross.models.m1m2 import active_units
 from pyross.objectives import make_objective
 from tests.test_baselines import PNG, TINY, _vae_tensors
 from tests.test_cli import invoke
@@ -72,6 +73,31 @@ def test_prepare_draws_a_fresh_code_each_time_near_the_mean():
     assert torch.allclose(((first - loc) / scale).std(), torch.tensor(1.0), atol=0.05)
 
 
+def test_active_units_are_those_whose_means_vary():
+    torch.manual_seed(0)
+    spread = torch.tensor([1.0, 0.05, 0.3, 0.0, 0.11])
+    means = torch.randn(5000, 5) * spread + 2.0  # a common offset does not make a unit active
+    assert active_units(means) == [0, 2, 4]
+    assert active_units(means, 0.2) == [0, 2]
+    assert active_units(means, 0.0) == [0, 1, 2, 4]
+
+
+def test_m2_models_only_the_kept_units():
+    torch.manual_seed(0)
+    model = M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,), "likelihood": "gaussian"}, z_dim=Z2, hidden=(4,),
+                 units=[3, 1])
+    x = torch.rand(7, 6)
+    torch.manual_seed(1)
+    z1 = model.prepare(x)
+    torch.manual_seed(1)
+    loc, scale = model.vae.encoder(x)
+    assert torch.allclose(z1, (loc + scale * torch.randn_like(loc))[:, [3, 1]])
+    assert model.m2.x_dim == 2
+    assert torch.allclose(model.classifier(x), model.m2.classifier(loc[:, [3, 1]]))
+    with pytest.raises(ValueError, match="indices of z1"):
+        M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,)}, units=[4])
+
+
 def test_m1m2_trains_with_its_vae_frozen_and_classifies_images(mnist_dir, tmp_path):
     vae = tmp_path / "vae"
     assert invoke("fit", "vae", "--data-dir", mnist_dir, "--out", vae, "--hidden", "16", "--z-dim", "4",
@@ -87,13 +113,19 @@ def test_m1m2_trains_with_its_vae_frozen_and_classifies_images(mnist_dir, tmp_pa
     assert {"labelled", "unlabelled", "classifier", "valid_accuracy"} <= set(record)
     config = json.loads((out / "config.json").read_text())
     assert config["model_options"]["vae"]["z_dim"] == 4 and config["vae_run"]
+    # M2 models the units whose means vary over the training images, chosen once and recorded
+    units = config["model_options"]["units"]
+    assert units and units == sorted(set(units)) and "active units of z1" in result.stderr
+    assert config["data_source"] and config["active_threshold"] == 0.1
+    assert torch.load(out / "best.pt")["model"]["m2.encoder_y.input.parts.0.weight"].shape[1] == len(units)
     evaluated = invoke("evaluate", out, "--device", "cpu")
     assert evaluated.exit_code == 0 and (out / "confusion_matrix.png").read_bytes()[:8] == PNG
 
 
 def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     out = tmp_path / "m1m2"
-    small = ["--labels", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2"]
+    small = ["--labels", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2",
+             "--active-threshold", "0"]  # a VAE of one epoch may have no active unit
     assert invoke("fit", "m1m2", "--data-dir", mnist_dir, "--out", out, *small, "--vae-epochs", "1",
                   *TINY).exit_code == 0
     assert (out / "vae" / "summary.json").is_file()
@@ -102,7 +134,11 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
                   *TINY).exit_code == 0
     again = invoke("fit", "m1m2", "--m1", m1, "--data-dir", mnist_dir, "--out", tmp_path / "again", *small, *TINY)
     assert again.exit_code == 0, again.output
-    assert json.loads((tmp_path / "again" / "config.json").read_text())["vae_run"] == str(out / "vae")
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert config["vae_run"] == str(out / "vae") and config["model_options"]["units"] is None
+    none_active = invoke("fit", "m1m2", "--m1", m1, "--data-dir", mnist_dir, "--out", tmp_path / "none", *small[:-1],
+                         "100", *TINY)
+    assert none_active.exit_code == 2 and "no unit of z1 is active" in none_active.stderr
     wrong = invoke("fit", "m1m2", "--m1", out, "--data-dir", mnist_dir, "--out", tmp_path / "wrong")
     assert wrong.exit_code == 2 and "--m1" in wrong.stderr and "not a vae run" in wrong.stderr
     # predict works for M1 and M1+M2 too: a 28x28 PNG in, one row with probabilities out
@@ -112,4 +148,4 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
         predicted = invoke("predict", run, tmp_path / "digit.png", "--device", "cpu")
         assert predicted.exit_code == 0, predicted.output
         header, row = predicted.stdout.strip().splitlines()
-        assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1)
+        assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1, abs=1e-4)

@@ -21,7 +21,17 @@ draws a fresh :math:`z_1 \sim q_\phi(z_1 \mid x)` (not the mean): the M2 part se
 of the code every epoch, which acts like the dynamic binarisation of the pixels.
 
 A new image is classified through :math:`x \to \mathbb{E}[q_\phi(z_1 \mid x)] \to q_\phi(y \mid z_1)`.
+
+**Active units.** A VAE leaves many units of :math:`z_1` unused: their posterior is the prior
+whatever the image, so a draw of them is pure noise. As in the authors' code, M2 can model only
+the *active* units (:func:`active_units`; ``units``), those whose mean
+:math:`\mathbb{E}_{q_\phi(z_1 \mid x)}[z_{1,k}]` varies over the images (Burda et al. 2016):
+
+.. math::
+
+    \mathrm{std}_x\big(\mathbb{E}_{q_\phi(z_1 \mid x)}[z_{1,k}]\big) > 0.1.
 """
+import torch
 from torch import nn
 
 from ..data import binarize
@@ -42,6 +52,9 @@ class M1M2(nn.Module):
         its ``z_dim`` is the size of :math:`z_1`.
     :param int z_dim: size of :math:`z_2`.
 
+    :param units: the indices of the units of :math:`z_1` that M2 models (see
+        :func:`active_units`); ``None``: all of them.
+
     The other parameters are those of the M2 part (:class:`~pyross.models.M2`), whose
     classifier is an MLP on :math:`z_1`.
     """
@@ -52,15 +65,23 @@ class M1M2(nn.Module):
     binary_data = False
 
     def __init__(self, x_dim=784, num_classes=10, vae=None, z_dim=50, hidden=(500,), activation="softplus",
-                 batch_norm="none", classifier_hidden=None, decoder_hidden=None):
+                 batch_norm="none", classifier_hidden=None, decoder_hidden=None, units=None):
         super().__init__()
         self.vae = FrozenVAE(x_dim, **(vae or {}))
-        self.m2 = StackedM2(self.vae.z_dim, num_classes, z_dim, hidden, activation, batch_norm, classifier_hidden,
+        if units is not None and not (units and all(0 <= k < self.vae.z_dim for k in units)):
+            raise ValueError(f"units must be indices of z1's {self.vae.z_dim} units, at least one, not {units}")
+        self.units = None if units is None else list(units)
+        z1_dim = self.vae.z_dim if units is None else len(self.units)
+        self.m2 = StackedM2(z1_dim, num_classes, z_dim, hidden, activation, batch_norm, classifier_hidden,
                             decoder_hidden, classifier="mlp", likelihood="gaussian")
 
+    def _kept(self, z1):
+        """The units of ``z1`` that M2 models."""
+        return z1 if self.units is None else z1[:, self.units]
+
     def prepare(self, x):
-        """A fresh :math:`z_1 \\sim q_\\phi(z_1 \\mid x)` for each image of ``x`` (grey levels)."""
-        return self.vae.sample(binarize(x) if self.vae.binary_data else x)
+        """A fresh :math:`z_1 \\sim q_\\phi(z_1 \\mid x)` for each image of ``x`` (grey levels), its kept units."""
+        return self._kept(self.vae.sample(binarize(x) if self.vae.binary_data else x))
 
     def model(self, z1, y=None):
         """M2's model on the code ``z1`` (from :meth:`prepare`)."""
@@ -72,4 +93,14 @@ class M1M2(nn.Module):
 
     def classifier(self, x):
         """Class logits of images ``x``: q(y | z1) at the mean of q(z1 | x)."""
-        return self.m2.classifier(self.vae.encode(x))
+        return self.m2.classifier(self._kept(self.vae.encode(x)))
+
+
+def active_units(means, threshold=0.1):
+    """The active units of a code: those whose means vary over the images.
+
+    :param torch.Tensor means: the means of q(z1 | x) of many images, ``(N, z1_dim)``.
+    :param float threshold: the smallest standard deviation over the images of an active unit.
+    :returns: the indices of the active units, a list.
+    """
+    return torch.nonzero(means.std(0) > threshold).flatten().tolist()
