@@ -48,7 +48,7 @@ MODEL_DEFAULTS = {
     "m1m2": {"vae": {k: _VAE[k] for k in ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm",
                                           "likelihood", "sigma")},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
-             "activation": "softplus", "batch_norm": "none", "lr": 3e-4, "epochs": 20, "augment": 0,
+             "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 20, "augment": 0,
              "vae_epochs": 20, "active_threshold": 0.1},
     "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
               "augment": 0},
