@@ -15,7 +15,7 @@ MODELS = {
     "vae": NETS,
     "dae": NETS,
     "m1": [*STACKED, "--classifier", "svm"],
-    "m1m2": [*STACKED, "--classifier-hidden", "16", "--decoder-hidden", "16"],
+    "m1m2": [*STACKED, "--classifier-hidden", "16", "--decoder-hidden", "16", "--active-threshold", "0.01"],
 }
 #: a figure each model draws
 FIGURES = {"m2": "generate", "vae": "reconstructions"}
