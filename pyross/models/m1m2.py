@@ -51,7 +51,6 @@ class M1M2(nn.Module):
     :param dict vae: the VAE's options (:class:`~pyross.models.VAE`'s arguments but ``x_dim``);
         its ``z_dim`` is the size of :math:`z_1`.
     :param int z_dim: size of :math:`z_2`.
-
     :param units: the indices of the units of :math:`z_1` that M2 models (see
         :func:`active_units`); ``None``: all of them.
 
