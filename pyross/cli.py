@@ -17,7 +17,7 @@ from .estimators import ESTIMATORS
 from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
-from .models import CLASSIFIERS, MODELS, get_model_class, trains_like
+from .models import CLASSIFIERS, MODELS, get_model_class
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
@@ -200,8 +200,6 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
-        if options["active_threshold"] is not None and trains_like(model) != "m1m2":
-            raise PyrossError(f"--active-threshold does not apply to {model}")
         for name in ("augment", "noise", "active_threshold"):
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")

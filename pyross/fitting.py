@@ -84,6 +84,8 @@ def new_config(model, **options):
     given = {k: v for k, v in options.items() if v is not None}
     if given.get("jit"):
         check_jit(model)
+    if "active_threshold" in given and trains_like(model) != "m1m2":
+        raise PyrossError(f"--active-threshold does not apply to {model}")
     names = model_option_names(model)
     for name in given:
         if name not in names and name not in TRAINING_OPTIONS:
@@ -232,8 +234,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
         vae_run.restore(net.vae, BEST, device=device)
         if config.get("active_threshold") and config["model_options"].get("units") is None:
             _keep_active_units(run, config, net, data, echo)
-            net = build_model(config, dataset).to(device)
-            vae_run.restore(net.vae, BEST, device=device)
+            vae, net = net.vae, build_model(config, dataset).to(device)
+            net.vae = vae  # restored above: no second read of its checkpoint
         if config["model"] == "m1" and net.head is None:
             if distributed.active():
                 raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
