@@ -163,6 +163,9 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--active-threshold", type=float,
               help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
                    "standard deviation above this; 0: every unit  [default: 0.1]")
+@click.option("--labelled-bound", type=click.Choice(["step", "share"]),
+              help="m2, m1m2: weight of the labelled bound: step (like an unlabelled image's in each step) or share "
+                   "(N_l/N, its share of the data, as in the paper)  [default: m2 step, m1m2 share]")
 @click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
 @click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
                                                   "[default: one pass over the images]")

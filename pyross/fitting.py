@@ -29,7 +29,7 @@ from .evaluation import accuracy
 from .models import CLASSIFIERS, get_model_class, trains_like
 from .models.m1 import SKLEARN_HEADS
 from .models.m1m2 import active_units
-from .objectives import check_jit, make_objective
+from .objectives import COMPILABLE, check_jit, make_objective
 from .runs import BEST, CONFIG, LAST, SUMMARY, VAE_DIR, Run
 from .train import Trainer
 
@@ -40,7 +40,8 @@ _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation":
 
 #: the default options of each model; FF's classifier is M2's q(y | x), for matched comparisons
 MODEL_DEFAULTS = {
-    "m2": {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200], "decoder_hidden": [200, 400, 600]},
+    "m2": {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200], "decoder_hidden": [200, 400, 600],
+           "labelled_bound": "step"},
     "ff": dict(_M2_CLASSIFIER),
     "vae": dict(_VAE),
     "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma")}, "noise": 0.3},
@@ -49,7 +50,7 @@ MODEL_DEFAULTS = {
                                           "likelihood", "sigma")},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
              "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 20, "augment": 0,
-             "vae_epochs": 20, "active_threshold": 0.1},
+             "vae_epochs": 20, "active_threshold": 0.1, "labelled_bound": "share"},
     "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
               "augment": 0},
 }
@@ -59,7 +60,7 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
                    "attributes": None, "jit": False}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
-                    "active_threshold")
+                    "active_threshold", "labelled_bound")
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
@@ -86,6 +87,8 @@ def new_config(model, **options):
         check_jit(model)
     if "active_threshold" in given and trains_like(model) != "m1m2":
         raise PyrossError(f"--active-threshold does not apply to {model}")
+    if "labelled_bound" in given and trains_like(model) not in COMPILABLE:
+        raise PyrossError(f"--labelled-bound does not apply to {model}")
     names = model_option_names(model)
     for name in given:
         if name not in names and name not in TRAINING_OPTIONS:
@@ -243,7 +246,7 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     if hasattr(net, "set_label_prior"):  # p(y): the label frequencies of the labelled images
         net.set_label_prior(data.labelled.y)
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train,
-                               config.get("jit", False))
+                               config.get("jit", False), config.get("labelled_bound"))
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
                       steps_per_epoch=config.get("steps_per_epoch"))

@@ -16,18 +16,26 @@ with :math:`-\mathcal{L}` and :math:`-\mathcal{U}` the labelled and unlabelled E
 
 .. math::
 
-    \ell = \frac{1}{|B_l|}\sum_{B_l} \mathcal{L}(x,y)
+    \ell = w_l \cdot \frac{1}{|B_l|}\sum_{B_l} \mathcal{L}(x,y)
          + \frac{1}{|B_u|}\sum_{B_u} \mathcal{U}(x)
          + \alpha \frac{N}{N_l} \cdot \frac{1}{|B_l|}\sum_{B_l} -\log q_\phi(y \mid x).
 
 Why this scaling: the labelled examples are few (:math:`N_l = 100`) and are cycled, one
-labelled batch per unlabelled batch, so each step weighs a labelled image like an unlabelled
-one (the seed report's "joint step"; weighting the labelled bound by its share
-:math:`N_l/N` of the data, 1/500 with 100 labels, starves the classifier). Kingma's classifier term,
-:math:`\alpha N` times a mean over labelled images, is :math:`\alpha N / N_l` per labelled
-image; the last term keeps that ratio to the labelled bound. Everything is divided by the
-batch sizes so the learning rate does not depend on them. With 100 labels of 50,000 images
-and ``alpha = 0.1`` the classifier weight is 50 per labelled image.
+labelled batch per unlabelled batch. Kingma's classifier term, :math:`\alpha N` times a mean
+over labelled images, is :math:`\alpha N / N_l` per labelled image, against a weight of 1 for
+each image's bound; the last term keeps that weight per labelled image of a step (the seed
+report's "joint step"), so the classifier is not starved. With 100 labels of 50,000 images
+and ``alpha = 0.1`` the classifier weight is 50 per labelled image. Everything is divided by
+the batch sizes so the learning rate does not depend on them.
+
+The weight :math:`w_l` of the labelled bound (``labelled_bound``) is one of:
+
+* ``"step"``, :math:`w_l = 1`: each step weighs a labelled image's bound like an unlabelled
+  image's. Over an epoch the cycled labelled images then count :math:`N/N_l` times more
+  than in :math:`\mathcal{J}^\alpha` (M2's default);
+* ``"share"``, :math:`w_l = N_l/N`: the labelled bound has its share of the data, as in
+  :math:`\mathcal{J}^\alpha` and the authors' code, so over an epoch every image's bound counts
+  once (M1+M2's default: with ``"step"`` its M2 part memorises the 100 labelled codes).
 
 **Every objective** here is a Pyro loss callable with the same interface, so one trainer
 serves all models: ``objective(model, guide, labelled, unlabelled)`` returns the loss of one
@@ -51,6 +59,10 @@ from .models import trains_like
 from .optim import JointAdam
 
 
+#: the weights of the labelled bound in :class:`SemiSupervisedELBO`
+LABELLED_BOUNDS = ("step", "share")
+
+
 class SemiSupervisedELBO:
     r"""Kingma's :math:`\mathcal{J}^\alpha` for one labelled and one unlabelled batch.
 
@@ -65,15 +77,21 @@ class SemiSupervisedELBO:
     :param int n_train: :math:`N`, all training images (labelled and unlabelled).
     :param bool jit: compute both bounds with Pyro's compiled ELBOs (:mod:`pyross.jit`): the
         same bounds, computed faster once model and guide are traced (docs/performance.md).
-    :ivar dict terms: the three terms of the last call, as floats, for logging.
+    :param str labelled_bound: the weight :math:`w_l` of the labelled bound: ``"step"`` (1) or
+        ``"share"`` (:math:`N_l/N`), see :mod:`pyross.objectives`.
+    :ivar dict terms: the three terms of the last call, as floats (the labelled bound before
+        its weight), for logging.
     """
 
     uses_labelled, uses_unlabelled = True, True
 
-    def __init__(self, model, alpha, n_labelled, n_train, jit=False):
+    def __init__(self, model, alpha, n_labelled, n_train, jit=False, labelled_bound="step"):
+        if labelled_bound not in LABELLED_BOUNDS:
+            raise ValueError(f"labelled_bound must be one of {LABELLED_BOUNDS}, not {labelled_bound!r}")
         self.model, self.classifier = model.model, model.classifier
         self.guide = config_enumerate(model.guide, "parallel")
         self.classifier_weight = alpha * n_train / n_labelled
+        self.labelled_weight = 1.0 if labelled_bound == "step" else n_labelled / n_train
         if jit:  # not JitTrace_ELBO for the labelled bound: its differentiable_loss doubles the gradient
             self.labelled_elbo = PerShape(JitTraceEnum_ELBO, max_plate_nesting=1, strict_enumeration_warning=False)
             self.unlabelled_elbo = PerShape(JitTraceEnum_ELBO, max_plate_nesting=1)
@@ -104,7 +122,7 @@ class SemiSupervisedELBO:
         x, y = labelled
         terms = {"labelled": self.labelled_bound(model, guide, x, y),
                  "classifier": self.classifier_loss(x, y)}
-        loss = terms["labelled"] + self.classifier_weight * terms["classifier"]
+        loss = self.labelled_weight * terms["labelled"] + self.classifier_weight * terms["classifier"]
         if unlabelled is not None:
             terms["unlabelled"] = self.unlabelled_bound(model, guide, unlabelled)
             loss = loss + terms["unlabelled"]
@@ -270,7 +288,8 @@ class Reconstruction:
         return loss
 
 
-#: model name → ``(model, alpha, n_labelled, n_train) -> objective`` (and ``jit=True`` for :data:`COMPILABLE` models)
+#: model name → ``(model, alpha, n_labelled, n_train) -> objective`` (and the options ``jit`` and
+#: ``labelled_bound`` for :data:`COMPILABLE` models)
 OBJECTIVES = {
     "m2": SemiSupervisedELBO,
     "m1m2": lambda model, *args, **options: SemiSupervisedELBO(model.m2, *args, **options),  # M2's, on the code z1
@@ -282,7 +301,8 @@ OBJECTIVES = {
 }
 
 
-#: the models whose objective can be compiled (``jit=True``)
+#: the models trained with :class:`SemiSupervisedELBO`: their objective can be compiled
+#: (``jit=True``) and weighs its labelled bound (``labelled_bound``)
 COMPILABLE = ("m2", "m1m2")
 
 
@@ -292,15 +312,19 @@ def check_jit(name):
         raise PyrossError(f"--jit compiles the objective of {' and '.join(COMPILABLE)}, not of {name}")
 
 
-def make_objective(name, model, alpha, n_labelled, n_train, jit=False):
+def make_objective(name, model, alpha, n_labelled, n_train, jit=False, labelled_bound=None):
     """The training objective of the model registered as ``name``: its entry of :data:`OBJECTIVES`,
     or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like.
 
     :param bool jit: compile it (:data:`COMPILABLE` models only).
+    :param str labelled_bound: the weight of the labelled bound (:class:`SemiSupervisedELBO`, the
+        objective of :data:`COMPILABLE` models); ``None``: its default.
     """
     if jit:
         check_jit(name)
-    options = {"jit": True} if jit else {}  # only the compilable objectives take the option
+    options = {"jit": True} if jit else {}  # only the compilable objectives take these options
+    if labelled_bound is not None:
+        options["labelled_bound"] = labelled_bound
     return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, **options)
 
 

@@ -29,6 +29,7 @@ def test_fit_writes_the_run_folder(run_dir):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     config = json.load(open(os.path.join(run_dir, "config.json")))
     assert config["model"] == "m2" and config["alpha"] == 0.5 and config["n_labelled"] == 20
+    assert config["labelled_bound"] == "step"
     assert config["model_options"] == {"z_dim": 4, "hidden": [16], "classifier": "mlp", "classifier_hidden": [16],
                                        "decoder_hidden": [16], "activation": "relu", "batch_norm": "all",
                                        "likelihood": "bernoulli"}
@@ -77,6 +78,8 @@ BAD = [
     (["fit", "m2", "--device", "tpu"], "tpu"),
     (["fit", "vae", "--jit"], "--jit compiles the objective of m2 and m1m2, not of vae"),
     (["fit", "m2", "--active-threshold", "0.1"], "--active-threshold does not apply to m2"),
+    (["fit", "ff", "--labelled-bound", "share"], "--labelled-bound does not apply to ff"),
+    (["fit", "m2", "--labelled-bound", "half"], "Invalid value for '--labelled-bound'"),
     (["fit", "m1m2", "--active-threshold", "-1"], "--active-threshold must be >= 0"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]

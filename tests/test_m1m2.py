@@ -117,6 +117,7 @@ def test_m1m2_trains_with_its_vae_frozen_and_classifies_images(mnist_dir, tmp_pa
     units = config["model_options"]["units"]
     assert units and units == sorted(set(units)) and "active units of z1" in result.stderr
     assert config["data_source"] and config["active_threshold"] == 0.1
+    assert config["labelled_bound"] == "share"  # the labelled bound with its share of the data, as in the paper
     assert torch.load(out / "best.pt")["model"]["m2.encoder_y.input.parts.0.weight"].shape[1] == len(units)
     evaluated = invoke("evaluate", out, "--device", "cpu")
     assert evaluated.exit_code == 0 and (out / "confusion_matrix.png").read_bytes()[:8] == PNG

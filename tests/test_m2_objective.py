@@ -117,6 +117,24 @@ def test_step_loss_is_the_sum_of_the_terms_with_kingmas_weight(setup):
     assert set(objective.terms) == {"labelled", "unlabelled", "classifier"}
 
 
+def test_labelled_bound_with_its_share_of_the_data_is_scaled_by_n_labelled_over_n(setup):
+    model, step, x, y = setup
+    share = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, labelled_bound="share")
+    assert share.classifier_weight == step.classifier_weight  # only the labelled bound's weight changes
+    losses = {}
+    for name, objective in (("step", step), ("share", share)):
+        torch.manual_seed(1)
+        losses[name] = objective(model.model, objective.guide, (x, y), x)
+    torch.manual_seed(1)
+    labelled = hand_elbo(model, x, one_hot(y, K), seed=1)  # noise drawn first, as the labelled bound does
+    assert step.terms["labelled"] == pytest.approx(-labelled.mean().item(), abs=1e-5)
+    assert share.terms == pytest.approx(step.terms, abs=1e-5)  # logged unweighted
+    assert (losses["step"] - losses["share"]).item() == pytest.approx((1 - 10 / 1000) * step.terms["labelled"],
+                                                                      abs=1e-4)
+    with pytest.raises(ValueError, match="labelled_bound"):
+        SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, labelled_bound="half")
+
+
 def test_training_steps_reduce_the_loss(setup):
     model, objective, x, y = setup
     from pyross.objectives import make_svi
