@@ -18,6 +18,7 @@ from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
                       dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
+from .objectives import LABELLED_BOUNDS
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
@@ -163,7 +164,7 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--active-threshold", type=float,
               help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
                    "standard deviation above this; 0: every unit  [default: 0.1]")
-@click.option("--labelled-bound", type=click.Choice(["step", "share"]),
+@click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),
               help="m2, m1m2: weight of the labelled bound: step (like an unlabelled image's in each step) or share "
                    "(N_l/N, its share of the data, as in the paper)  [default: m2 step, m1m2 share]")
 @click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
