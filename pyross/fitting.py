@@ -61,6 +61,8 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
                     "active_threshold", "labelled_bound")
+#: the training options only some models take (by the model they train like)
+_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE}
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
@@ -85,15 +87,12 @@ def new_config(model, **options):
     given = {k: v for k, v in options.items() if v is not None}
     if given.get("jit"):
         check_jit(model)
-    if "active_threshold" in given and trains_like(model) != "m1m2":
-        raise PyrossError(f"--active-threshold does not apply to {model}")
-    if "labelled_bound" in given and trains_like(model) not in COMPILABLE:
-        raise PyrossError(f"--labelled-bound does not apply to {model}")
-    names = model_option_names(model)
+    names, trains = model_option_names(model), trains_like(model)
     for name in given:
-        if name not in names and name not in TRAINING_OPTIONS:
+        only_for = _TRAINING_OPTION_MODELS.get(name)
+        if name not in names and (name not in TRAINING_OPTIONS or only_for and trains not in only_for):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
-    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains_like(model)], **given}
+    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains], **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
     config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}

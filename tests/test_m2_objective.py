@@ -125,7 +125,6 @@ def test_labelled_bound_with_its_share_of_the_data_is_scaled_by_n_labelled_over_
     for name, objective in (("step", step), ("share", share)):
         torch.manual_seed(1)
         losses[name] = objective(model.model, objective.guide, (x, y), x)
-    torch.manual_seed(1)
     labelled = hand_elbo(model, x, one_hot(y, K), seed=1)  # noise drawn first, as the labelled bound does
     assert step.terms["labelled"] == pytest.approx(-labelled.mean().item(), abs=1e-5)
     assert share.terms == pytest.approx(step.terms, abs=1e-5)  # logged unweighted
