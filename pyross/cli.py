@@ -161,6 +161,9 @@ _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 @click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
 @click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
+@click.option("--kl-warmup", type=int,
+              help="vae, m1, m1m2: the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over "
+                   "this many epochs (0: none)  [default: 0]")
 @click.option("--active-threshold", type=float,
               help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
                    "standard deviation above this; 0: every unit  [default: 0.1]")
@@ -204,12 +207,15 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
-        for name in ("augment", "noise", "active_threshold"):
+        for name in ("augment", "noise", "active_threshold", "kl_warmup"):
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if vae_run:
+            if options["kl_warmup"] is not None:
+                raise PyrossError(f"--kl-warmup applies to the VAE {model} trains, not to the one it reuses (--vae, --m1)")
             vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config
+            config["kl_warmup"] = vae_config.get("kl_warmup", 0)  # as that VAE was trained
             if model == "m1m2":
                 config["model_options"]["vae"] = vae_config["model_options"]
             else:

@@ -34,7 +34,7 @@ from .runs import BEST, CONFIG, LAST, SUMMARY, VAE_DIR, Run
 from .train import Trainer
 
 _VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
-        "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0}
+        "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0, "kl_warmup": 0}
 _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
                   "lr": 3e-4, "epochs": 6, "augment": 3}
 
@@ -44,13 +44,13 @@ MODEL_DEFAULTS = {
            "labelled_bound": "step"},
     "ff": dict(_M2_CLASSIFIER),
     "vae": dict(_VAE),
-    "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma")}, "noise": 0.3},
+    "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma", "kl_warmup")}, "noise": 0.3},
     "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
     "m1m2": {"vae": {k: _VAE[k] for k in ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm",
                                           "likelihood", "sigma")},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
              "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 20, "augment": 0,
-             "vae_epochs": 20, "active_threshold": 0.1, "labelled_bound": "share"},
+             "vae_epochs": 20, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share"},
     "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
               "augment": 0},
 }
@@ -60,9 +60,10 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
                    "attributes": None, "jit": False}
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
-                    "active_threshold", "labelled_bound")
+                    "active_threshold", "labelled_bound", "kl_warmup")
 #: the training options only some models take (by the model they train like)
-_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE}
+_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE,
+                           "kl_warmup": ("vae", "m1", "m1m2")}
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
@@ -156,8 +157,8 @@ def vae_run_of(path):
 def _vae_config(config):
     """The config of the VAE an M1 or M1+M2 run trains first."""
     options = vae_options(config)
-    keep = ("dataset", "labels", "unlabelled", "batch_size", "lr", "seed", "data_dir")
-    return new_config("vae", **{k: config[k] for k in keep}, **options, epochs=config["vae_epochs"])
+    keep = ("dataset", "labels", "unlabelled", "batch_size", "lr", "seed", "data_dir", "kl_warmup")
+    return new_config("vae", **{k: config.get(k) for k in keep}, **options, epochs=config["vae_epochs"])
 
 
 def require_finished(path, model, dataset, option):
@@ -245,7 +246,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     if hasattr(net, "set_label_prior"):  # p(y): the label frequencies of the labelled images
         net.set_label_prior(data.labelled.y)
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train,
-                               config.get("jit", False), config.get("labelled_bound"))
+                               config.get("jit", False), config.get("labelled_bound"),
+                               config.get("kl_warmup", 0) if trains_like(config["model"]) == "vae" else 0)
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
                       steps_per_epoch=config.get("steps_per_epoch"))

@@ -50,6 +50,7 @@ import warnings
 import pyro
 import pyro.distributions as dist
 from pyro import poutine
+from pyro.poutine.messenger import Messenger
 from pyro.infer import JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
 from torch.nn import functional as F
 
@@ -157,24 +158,53 @@ class UnsupervisedELBO:
     .. math::
 
         \ell(x) = -\mathbb{E}_{q_\phi(z \mid x)}[\log p_\theta(x \mid z)]
-                  + \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)).
+                  + \beta\, \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)).
+
+    :math:`\beta = 1` is the ELBO. With a **KL warm-up** (Sønderby et al. 2016) the weight
+    :math:`\beta` of the KL term (the site ``z`` in the model and the guide) rises linearly from 0
+    to 1 over the first ``kl_warmup`` epochs of training, so that the encoder puts information
+    into more units of :math:`z` before the prior pulls the unused ones to it. Validation
+    (:meth:`loss`) always uses :math:`\beta = 1`.
+
+    :param int kl_warmup: epochs of the warm-up; 0: none (:math:`\beta = 1` throughout).
     """
 
     uses_labelled, uses_unlabelled = False, True
 
-    def __init__(self, model):
+    def __init__(self, model, kl_warmup=0):
         self.model, self.guide = model.model, model.guide
         self.elbo = TraceMeanField_ELBO(max_plate_nesting=1)
+        self.kl_warmup = kl_warmup
+        self.kl_weight = 1.0
         self.terms = {}
+
+    def set_progress(self, epochs):
+        """Set :math:`\beta` for a step taken after ``epochs`` epochs (a fraction: part of an epoch)."""
+        self.kl_weight = min(1.0, epochs / self.kl_warmup) if self.kl_warmup else 1.0
 
     def loss(self, x):
         """Mean negative ELBO of images ``x``."""
         return self.elbo.differentiable_loss(self.model, self.guide, x) / len(x)
 
     def __call__(self, model, guide, labelled, unlabelled):
-        loss = self.loss(unlabelled)
-        self.terms = {"elbo": -loss.item()}
+        weigh = _ScaleSite("z", self.kl_weight)
+        loss = self.elbo.differentiable_loss(weigh(self.model), weigh(self.guide), unlabelled) / len(unlabelled)
+        # during a warm-up "elbo" is the bound with the KL term weighted by kl_weight
+        self.terms = {"elbo": -loss.item(), **({"kl_weight": self.kl_weight} if self.kl_warmup else {})}
         return loss
+
+
+class _ScaleSite(Messenger):
+    """Multiply the log-density of the sample site ``name`` by ``scale`` (Pyro's ``poutine.scale``
+    for one site only)."""
+
+    def __init__(self, name, scale):
+        super().__init__()
+        self.name, self.scale = name, scale
+
+    def _process_message(self, msg):
+        if msg["name"] == self.name:
+            msg["scale"] = self.scale * msg["scale"]
 
 
 class CCVAEBound:
@@ -295,7 +325,7 @@ OBJECTIVES = {
     "m1m2": lambda model, *args, **options: SemiSupervisedELBO(model.m2, *args, **options),  # M2's, on the code z1
     "ff": lambda model, *_: LabelledLikelihood(model),
     "m1": lambda model, *_: LabelledLikelihood(model),
-    "vae": lambda model, *_: UnsupervisedELBO(model),
+    "vae": lambda model, *_, kl_warmup=0: UnsupervisedELBO(model, kl_warmup),
     "dae": lambda model, *_: Reconstruction(model),
     "ccvae": lambda model, *_: CCVAEBound(model),
 }
@@ -312,19 +342,22 @@ def check_jit(name):
         raise PyrossError(f"--jit compiles the objective of {' and '.join(COMPILABLE)}, not of {name}")
 
 
-def make_objective(name, model, alpha, n_labelled, n_train, jit=False, labelled_bound=None):
+def make_objective(name, model, alpha, n_labelled, n_train, jit=False, labelled_bound=None, kl_warmup=0):
     """The training objective of the model registered as ``name``: its entry of :data:`OBJECTIVES`,
     or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like.
 
     :param bool jit: compile it (:data:`COMPILABLE` models only).
     :param str labelled_bound: the weight of the labelled bound (:class:`SemiSupervisedELBO`, the
         objective of :data:`COMPILABLE` models); ``None``: its default.
+    :param int kl_warmup: epochs of the VAE's KL warm-up (:class:`UnsupervisedELBO`); 0: none.
     """
     if jit:
         check_jit(name)
     options = {"jit": True} if jit else {}  # only the compilable objectives take these options
     if labelled_bound is not None:
         options["labelled_bound"] = labelled_bound
+    if kl_warmup:
+        options["kl_warmup"] = kl_warmup
     return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, **options)
 
 

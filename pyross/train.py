@@ -165,6 +165,8 @@ class Trainer:
                 self.data.labelled.y[li])
             unlabelled = None if ui is None else self._prepare(
                 random_shift(self.data.unlabelled.images(ui), self.augment_unlabelled, self.image_shape))
+            if hasattr(self.objective, "set_progress"):  # a schedule over training (the VAE's KL warm-up)
+                self.objective.set_progress(epoch - 1 + (step - 1) / len(batches))
             try:
                 loss = self.svi.step(labelled, unlabelled)
             except ValueError:  # Pyro's check of distribution parameters, once they are NaN

@@ -20,6 +20,21 @@ REPRESENTATION = ["--hidden", "16", "--z-dim", "2", *TINY]
 
 
 
+def _reconstruction_and_kl(vae, x, seed, likelihood="bernoulli", sigma=None):
+    """By hand: log p(x | z) at the z the guide draws with ``seed``, and KL(q(z | x) || p(z)) in closed form."""
+    pyro.set_rng_seed(seed)  # the guide draws first: the same z as inside the ELBO
+    z = poutine.trace(vae.guide).get_trace(x).nodes["z"]["value"]
+    with torch.no_grad():
+        loc, scale = vae.encoder(x)
+        logits = vae.decoder(z)
+        if likelihood == "bernoulli":
+            log_px = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)
+        else:
+            log_px = log_normal(x, torch.sigmoid(logits), torch.tensor(sigma))
+        kl = 0.5 * (loc ** 2 + scale ** 2 - 2 * scale.log() - 1).sum(-1)
+    return log_px, kl, loc, scale
+
+
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_vae_loss_is_reconstruction_plus_closed_form_kl(likelihood):
     pyro.clear_param_store()
@@ -31,16 +46,7 @@ def test_vae_loss_is_reconstruction_plus_closed_form_kl(likelihood):
     objective = UnsupervisedELBO(vae)
     pyro.set_rng_seed(1)
     loss = objective.loss(x)
-    pyro.set_rng_seed(1)  # the guide draws first: the same z as inside the ELBO
-    z = poutine.trace(vae.guide).get_trace(x).nodes["z"]["value"]
-    with torch.no_grad():
-        loc, scale = vae.encoder(x)
-        logits = vae.decoder(z)
-        if likelihood == "bernoulli":
-            log_px = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)
-        else:
-            log_px = log_normal(x, torch.sigmoid(logits), torch.tensor(0.2))
-        kl = 0.5 * (loc ** 2 + scale ** 2 - 2 * scale.log() - 1).sum(-1)
+    log_px, kl, loc, scale = _reconstruction_and_kl(vae, x, 1, likelihood, 0.2)
     assert loss.item() == pytest.approx((-log_px + kl).mean().item(), rel=1e-5)
     # the closed form against a Monte Carlo estimate of KL(q || p) = E_q[log q(z) - log p(z)]
     eps = torch.randn(200_000, *loc.shape)
@@ -51,6 +57,30 @@ def test_vae_loss_is_reconstruction_plus_closed_form_kl(likelihood):
     # and a KL formula with a wrong sign would not pass
     assert not torch.all((terms.mean(0) - 0.5 * (loc ** 2 + scale ** 2 + 2 * scale.log() - 1).sum(-1)).abs()
                          < 4 * standard_error)
+
+
+def test_kl_warmup_weighs_the_kl_term_of_the_training_loss_only():
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    vae = VAE(x_dim=6, z_dim=3, hidden=(5,))
+    x = torch.bernoulli(torch.rand(4, 6))
+    objective = UnsupervisedELBO(vae, kl_warmup=4)
+    for epochs, beta in [(0.0, 0.0), (1.0, 0.25), (3.0, 0.75), (4.0, 1.0), (9.5, 1.0)]:
+        objective.set_progress(epochs)
+        assert objective.kl_weight == beta
+    objective.set_progress(1.0)
+    pyro.set_rng_seed(1)
+    loss = objective(None, None, None, x)
+    log_px, kl, _, _ = _reconstruction_and_kl(vae, x, 1)
+    assert loss.item() == pytest.approx((-log_px + 0.25 * kl).mean().item(), rel=1e-5)
+    assert objective.terms == {"elbo": pytest.approx(-loss.item()), "kl_weight": 0.25}
+    pyro.set_rng_seed(1)  # validation: the ELBO itself
+    assert objective.loss(x).item() == pytest.approx((-log_px + kl).mean().item(), rel=1e-5)
+    without = UnsupervisedELBO(vae)
+    without.set_progress(1.0)
+    pyro.set_rng_seed(1)
+    assert without(None, None, None, x).item() == pytest.approx((-log_px + kl).mean().item(), rel=1e-5)
+    assert without.terms.keys() == {"elbo"}
 
 
 def test_ff_loss_is_the_cross_entropy():

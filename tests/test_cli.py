@@ -81,6 +81,9 @@ BAD = [
     (["fit", "ff", "--labelled-bound", "share"], "--labelled-bound does not apply to ff"),
     (["fit", "m2", "--labelled-bound", "half"], "Invalid value for '--labelled-bound'"),
     (["fit", "m1m2", "--active-threshold", "-1"], "--active-threshold must be >= 0"),
+    (["fit", "vae", "--kl-warmup", "-1"], "--kl-warmup must be >= 0"),
+    (["fit", "dae", "--kl-warmup", "2"], "--kl-warmup does not apply to dae"),
+    (["fit", "m1m2", "--vae", "nowhere", "--kl-warmup", "2"], "--kl-warmup applies to the VAE m1m2 trains"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 

@@ -128,8 +128,12 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     small = ["--labels", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2",
              "--active-threshold", "0"]  # a VAE of one epoch may have no active unit
     assert invoke("fit", "m1m2", "--data-dir", mnist_dir, "--out", out, *small, "--vae-epochs", "1",
-                  *TINY).exit_code == 0
+                  "--kl-warmup", "2", *TINY).exit_code == 0
     assert (out / "vae" / "summary.json").is_file()
+    # its VAE is trained with the KL warm-up: over the 10 steps of epoch 1 of 2, beta = (step - 1) / 20
+    assert json.loads((out / "vae" / "config.json").read_text())["kl_warmup"] == 2
+    record = json.loads((out / "vae" / "metrics.jsonl").read_text())
+    assert record["kl_weight"] == pytest.approx(sum(s / 20 for s in range(10)) / 10)
     m1 = tmp_path / "m1"
     assert invoke("fit", "m1", "--vae", out / "vae", "--data-dir", mnist_dir, "--out", m1, "--labels", "20",
                   *TINY).exit_code == 0
@@ -137,6 +141,7 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     assert again.exit_code == 0, again.output
     config = json.loads((tmp_path / "again" / "config.json").read_text())
     assert config["vae_run"] == str(out / "vae") and config["model_options"]["units"] is None
+    assert config["kl_warmup"] == 2  # as the VAE it reuses was trained
     none_active = invoke("fit", "m1m2", "--m1", m1, "--data-dir", mnist_dir, "--out", tmp_path / "none", *small[:-1],
                          "100", *TINY)
     assert none_active.exit_code == 2 and "no unit of z1 is active" in none_active.stderr
