@@ -213,7 +213,8 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if vae_run:
             if options["kl_warmup"] is not None:
-                raise PyrossError(f"--kl-warmup applies to the VAE {model} trains, not to the one it reuses (--vae, --m1)")
+                raise PyrossError(f"--kl-warmup applies to the VAE {model} trains, "
+                                  f"not to the one it reuses (--vae, --m1)")
             vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config
             config["kl_warmup"] = vae_config.get("kl_warmup", 0)  # as that VAE was trained
             if model == "m1m2":

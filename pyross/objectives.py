@@ -179,7 +179,7 @@ class UnsupervisedELBO:
         self.terms = {}
 
     def set_progress(self, epochs):
-        """Set :math:`\beta` for a step taken after ``epochs`` epochs (a fraction: part of an epoch)."""
+        r"""Set :math:`\beta` for a step taken after ``epochs`` epochs of training (a fraction within an epoch)."""
         self.kl_weight = min(1.0, epochs / self.kl_warmup) if self.kl_warmup else 1.0
 
     def loss(self, x):
