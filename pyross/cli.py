@@ -120,6 +120,9 @@ def models_cmd(defaults):
 
 
 _DEPENDS = "  [default: depends on the model, see 'models --defaults']"
+#: the options of the VAE stage of m1 and m1m2, by the key of the VAE run's config that records them
+#: (a run that reuses a VAE with --vae or --m1 copies them from it)
+_VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
 
 
 @main.command()
@@ -212,11 +215,12 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if vae_run:
-            if options["kl_warmup"] is not None:
-                raise PyrossError(f"--kl-warmup applies to the VAE {model} trains, "
-                                  f"not to the one it reuses (--vae, --m1)")
+            for name in _VAE_STAGE:
+                if options[name] is not None:
+                    raise PyrossError(f"--{name.replace('_', '-')} applies to the VAE {model} trains, "
+                                      f"not to the one it reuses (--vae, --m1)")
             vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config
-            config["kl_warmup"] = vae_config.get("kl_warmup", 0)  # as that VAE was trained
+            config.update({name: vae_config.get(key, 0) for name, key in _VAE_STAGE.items()})  # as it was trained
             if model == "m1m2":
                 config["model_options"]["vae"] = vae_config["model_options"]
             else:

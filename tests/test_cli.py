@@ -84,6 +84,7 @@ BAD = [
     (["fit", "vae", "--kl-warmup", "-1"], "--kl-warmup must be >= 0"),
     (["fit", "dae", "--kl-warmup", "2"], "--kl-warmup does not apply to dae"),
     (["fit", "m1m2", "--vae", "nowhere", "--kl-warmup", "2"], "--kl-warmup applies to the VAE m1m2 trains"),
+    (["fit", "m1", "--vae", "nowhere", "--vae-epochs", "2"], "--vae-epochs applies to the VAE m1 trains"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 

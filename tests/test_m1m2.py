@@ -141,7 +141,7 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     assert again.exit_code == 0, again.output
     config = json.loads((tmp_path / "again" / "config.json").read_text())
     assert config["vae_run"] == str(out / "vae") and config["model_options"]["units"] is None
-    assert config["kl_warmup"] == 2  # as the VAE it reuses was trained
+    assert config["kl_warmup"] == 2 and config["vae_epochs"] == 1  # as the VAE it reuses was trained
     none_active = invoke("fit", "m1m2", "--m1", m1, "--data-dir", mnist_dir, "--out", tmp_path / "none", *small[:-1],
                          "100", *TINY)
     assert none_active.exit_code == 2 and "no unit of z1 is active" in none_active.stderr
