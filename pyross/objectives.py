@@ -50,8 +50,8 @@ import warnings
 import pyro
 import pyro.distributions as dist
 from pyro import poutine
-from pyro.poutine.messenger import Messenger
 from pyro.infer import JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanField_ELBO, config_enumerate
+from pyro.poutine.messenger import Messenger
 from torch.nn import functional as F
 
 from .errors import PyrossError
