@@ -163,10 +163,10 @@ _VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
 @click.option("--k", type=int, help="ccvae: samples of z_c in the estimate of q(y|x)  [default: 100]")
 @click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
-@click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: 20]")
+@click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: m1 20, m1m2 40]")
 @click.option("--kl-warmup", type=int,
               help="vae, m1, m1m2: the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over "
-                   "this many epochs (0: none)  [default: 0]")
+                   "this many epochs (0: none)  [default: m1m2 10, vae and m1 0]")
 @click.option("--active-threshold", type=float,
               help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
                    "standard deviation above this; 0: every unit  [default: 0.1]")

@@ -46,11 +46,12 @@ MODEL_DEFAULTS = {
     "vae": dict(_VAE),
     "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma", "kl_warmup")}, "noise": 0.3},
     "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
-    "m1m2": {"vae": {k: _VAE[k] for k in ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm",
-                                          "likelihood", "sigma")},
+    # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
+    "m1m2": {"vae": {**{k: _VAE[k] for k in ("z_dim", "decoder_hidden", "activation", "batch_norm", "likelihood",
+                                             "sigma")}, "hidden": [500, 500]},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
-             "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 20, "augment": 0,
-             "vae_epochs": 20, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share"},
+             "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 100, "augment": 0,
+             "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share"},
     "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
               "augment": 0},
 }
