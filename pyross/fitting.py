@@ -38,6 +38,8 @@ _VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation":
 _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
                   "lr": 3e-4, "epochs": 6, "augment": 3}
 
+#: the options of a VAE (those of M1, and M1+M2's ``vae``; copied from a VAE run given as ``vae_run``)
+VAE_OPTIONS = ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm", "likelihood", "sigma")
 #: the default options of each model; FF's classifier is M2's q(y | x), for matched comparisons
 MODEL_DEFAULTS = {
     "m2": {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200], "decoder_hidden": [200, 400, 600],
@@ -47,8 +49,7 @@ MODEL_DEFAULTS = {
     "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma", "kl_warmup")}, "noise": 0.3},
     "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
     # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
-    "m1m2": {"vae": {**{k: _VAE[k] for k in ("z_dim", "decoder_hidden", "activation", "batch_norm", "likelihood",
-                                             "sigma")}, "hidden": [500, 500]},
+    "m1m2": {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},
              "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
              "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 100, "augment": 0,
              "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share"},
@@ -69,8 +70,6 @@ _TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMP
 STACKED = ("m1", "m1m2")
 #: constructor arguments that come from the dataset, not from the options
 _FROM_DATASET = ("x_dim", "num_classes", "image_shape")
-#: the VAE options of M1, copied from a VAE run given as ``vae_run``
-VAE_OPTIONS = ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm", "likelihood", "sigma")
 
 
 def model_option_names(model):
