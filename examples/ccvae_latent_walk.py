@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from pyross.figures import latent_walk
+from pyross.figures import latent_walk, walk_values
 from pyross.fitting import create_run, dataset_of, fit_run, new_config
 from pyross.plots import plot_image_grid
 from pyross.predict import load_trained
@@ -35,12 +35,15 @@ def main():
     summary = fit_run(create_run(args.out, config, overwrite=True), config, progress=not args.smoke)
     print(f"test accuracy {summary['test_accuracy']:.4f}")
 
-    net, _, shape = load_trained(Run.open(args.out))
+    net, names, shape = load_trained(Run.open(args.out))
     test = dataset_of(config).test
     x = test.images(torch.tensor([0]))[0]                   # one test image
     walk = latent_walk(net, x, steps=9)                     # (K, 9, C*H*W)
+    values = walk_values(net, steps=9)                      # (K, 9): the value of z_c[i] in each image
     out = os.path.join(args.out, "latent-walk.png")
-    plot_image_grid(walk.reshape(*walk.shape[:2], *shape), out, title="row i: z_c[i] from 'not i' to 'i'")
+    plot_image_grid(walk.reshape(*walk.shape[:2], *shape), out, title="ccvae: one test image, z_c[i] swept",
+                    rows=[f"z_c[{i}] {name}" for i, name in enumerate(names)], row_title="the dimension swept",
+                    cell_text=[[f"{v:.1f}" for v in row] for row in values.tolist()])
     print(f"wrote {out}")
 
 

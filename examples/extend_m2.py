@@ -109,11 +109,12 @@ def print_trace_shapes(net, x):
 
 @torch.no_grad()
 def w_grid(net, steps=9, extent=2.5):
-    """Every class (rows) over a sweep of w's first dimension (columns), z = 0."""
+    """Every class (rows) over a sweep of w's first dimension (columns), z = 0: the images
+    ``(K, steps, D)`` and the values of ``w[0]``."""
     w = torch.zeros(steps, net.w_dim)
     w[:, 0] = torch.linspace(-extent, extent, steps)
     classes = torch.arange(net.num_classes).reshape(-1, 1)
-    return net.decode(classes, torch.zeros(net.z_dim), w)  # (K, steps, D) by broadcasting
+    return net.decode(classes, torch.zeros(net.z_dim), w), w[:, 0]  # by broadcasting
 
 
 def main():
@@ -131,11 +132,12 @@ def main():
     # 2. the usual figures work on it: y and z as in M2, w at its prior mean
     cli("figure", "style-transfer", args.out, "--device", "cpu", *data)
     # 3. the new site in a Pyro trace, and a picture of what w learnt
-    net, _, shape = load_trained(Run.open(args.out), "cpu")
+    net, names, shape = load_trained(Run.open(args.out), "cpu")
     print_trace_shapes(net, torch.zeros(3, net.x_dim))
-    grid = w_grid(net)
+    grid, values = w_grid(net)
     out = os.path.join(args.out, "w-grid.png")
-    plot_image_grid(grid.reshape(*grid.shape[:2], *shape), out, title="rows: y; columns: w[0] from -2.5 to 2.5; z = 0")
+    plot_image_grid(grid.reshape(*grid.shape[:2], *shape), out, title="m2w: each class over w[0], z = 0",
+                    rows=list(names), cols=[f"{v:.1f}" for v in values], row_title="class y", col_title="w[0]")
     print(f"wrote {out}")
 
 

@@ -35,12 +35,14 @@ def main():
     if run_dir is None:
         parser.error("give a run folder, or --smoke")
     run = Run.open(run_dir)
-    net, _, shape = load_trained(run, "cpu")
+    net, names, shape = load_trained(run, "cpu")
     test = dataset_of(run.config, args.data_dir).test
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:args.rows]
     grid = style_transfer(net, test.images(pick))            # (rows, 1 + K, C*H*W)
     out = os.path.join(run_dir, "style-transfer-example.png")
-    plot_image_grid(grid.reshape(*grid.shape[:2], *shape), out, title="test image | every class in its style")
+    plot_image_grid(grid.reshape(*grid.shape[:2], *shape), out, title="every class in the style of a test image",
+                    rows=[f"test image {i + 1}" for i in range(len(grid))], cols=["image", *names],
+                    col_title="class y, in the image's style")
     print(f"wrote {out}")
 
 

@@ -21,8 +21,8 @@ from .models import CLASSIFIERS, MODELS, get_model_class
 from .objectives import LABELLED_BOUNDS
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
-from .figures import (conditional_generation, intervention, latent_points, latent_walk, reconstructions,
-                      style_transfer, traversal)
+from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
+                      reconstructions, style_transfer, traversal, walk_values)
 from .experiments import accuracy_points, error_table, run_grid
 from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_attribute_confusions, plot_confusion_matrix,
                     plot_curves, plot_image_grid, plot_latent_scatter)
@@ -481,33 +481,55 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         test = dataset_of(run.config, data_dir).test
         pick = torch.randperm(len(test), generator=generator)
         x = test.x[pick[:rows]].to(device)
+    multilabel, ccvae = getattr(net, "multilabel", False), hasattr(net, "characteristic_prior")
+    model = run.config["model"]
+    numbered = lambda what, n: [f"{what} {i + 1}" for i in range(n)]  # noqa: E731
     if kind == "generate":
-        title = ("rows: z_s ~ p(z_s); columns: no attribute, then each alone" if getattr(net, "multilabel", False)
-                 else "rows: styles z ~ p(z); columns: the classes")
-        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out, title=title)
+        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
+                        title=f"{model}: images generated for each {'attribute' if multilabel else 'class'}",
+                        rows=numbered("style", rows), cols=["none", *names] if multilabel else list(names),
+                        row_title="style z_s ~ p(z_s)" if ccvae else "style z ~ p(z)",
+                        col_title="the attribute on, alone (z_c at its prior mean)" if multilabel else
+                        "class y (z_c at the mean of p(z_c | y))" if ccvae else "class y")
     elif kind == "latent-walk":
+        values = walk_values(net, steps)
+        located = net.characteristic_prior()[0][1].tolist()  # where "class i" sits on z_c[i]
         plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
-                        title="row i: z_c[i] from 'not i' to 'i'")
+                        title=f"{model}: one test image, each characteristic dimension swept",
+                        rows=[f"z_c[{i}] {name} ({name} at {loc:.1f})" for i, (name, loc) in
+                              enumerate(zip(names, located))],
+                        row_title="the dimension swept (the rest of z kept)",
+                        col_title="z_c[i] (its value in each corner) from 2 prior sd below p(z_c[i] | y_i) to 2 above",
+                        cell_text=[[f"{v:.1f}" for v in row] for row in values.tolist()])
     elif kind == "intervention":
-        swapped = "attribute i flipped" if getattr(net, "multilabel", False) else "z_c ~ p(z_c | y=k)"
+        swapped = [f"flip {name}" for name in names] if multilabel else [f"y = {name}" for name in names]
         plot_image_grid(as_images(intervention(net, x, generator)), out,
-                        title=f"image, reconstruction, then {swapped}")
+                        title=f"{model}: test images with their characteristics changed",
+                        rows=numbered("test image", rows), cols=["image", "reconstruction", *swapped],
+                        col_title="attribute i flipped: z_c[i] ~ p(z_c[i] | the other value), the rest kept"
+                        if multilabel else "z_c ~ p(z_c | y), the image's own style z_s kept")
     elif kind == "style-transfer":
         plot_image_grid(as_images(style_transfer(net, x)), out,
-                        title="left: test image; right: every class in its style z ~ q(z|x,y)")
+                        title=f"{model}: every class in the style of a test image",
+                        rows=numbered("test image", rows), cols=["image", *names],
+                        col_title="class y, with the image's style z ~ q(z | x, y = predicted class)")
     elif kind == "traversal":
         try:
             d = tuple(int(v) for v in dims.split(","))
         except ValueError:
             raise PyrossError(f"--dims must be two dimensions of z, e.g. 0,1; not {dims!r}") from None
-        plot_image_grid(as_images(traversal(net, label, d, steps)), out, extent=(-5, 5, -5, 5),
-                        title=f"class {names[label]}: z{d[0]} left to right, z{d[1]} bottom to top, the rest 0")
+        axis = [f"{v:.1f}" for v in torch.linspace(-TRAVERSAL_EXTENT, TRAVERSAL_EXTENT, steps).tolist()]
+        plot_image_grid(as_images(traversal(net, label, d, steps, TRAVERSAL_EXTENT)), out,
+                        title=f"{model}: class {names[label]}, two dimensions of z swept, the rest 0",
+                        rows=axis[::-1], cols=axis, row_title=f"z[{d[1]}]", col_title=f"z[{d[0]}]")
     elif kind == "latent":
         z, axes = latent_points(net, test.x.to(device))
         plot_latent_scatter(z, test.y, names, out, title=f"test images: latent means ({axes})")
     else:
         plot_image_grid(as_images(reconstructions(net, x)).transpose(0, 1), out,
-                        title="top: test images; bottom: reconstructions")
+                        title=f"{model}: test images and their reconstructions",
+                        rows=["image", "reconstruction"], cols=numbered("test image", rows),
+                        row_title="mean of p(x | z) at the latent mean" if not multilabel else None)
     click.echo(f"wrote {out}")
 
 

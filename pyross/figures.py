@@ -56,8 +56,12 @@ def style_transfer(net, x):
     return torch.cat([x.unsqueeze(1), rendered], dim=1)
 
 
+#: how far from 0 :func:`traversal` sweeps each dimension by default (five prior standard deviations)
+TRAVERSAL_EXTENT = 5.0
+
+
 @torch.no_grad()
-def traversal(net, label, dims=(0, 1), steps=11, extent=5.0):
+def traversal(net, label, dims=(0, 1), steps=11, extent=TRAVERSAL_EXTENT):
     """``(steps, steps, ...)`` images of class ``label``: z is 0 except dimensions ``dims``, which
     run from ``-extent`` to ``extent`` (first dimension left to right, second bottom to top)."""
     _require(net, M2, "traversal")
@@ -112,17 +116,25 @@ def reconstructions(net, x):
 
 
 @torch.no_grad()
+def walk_values(net, steps=9):
+    """``(K, steps)``: the values :func:`latent_walk` gives ``z_c[i]`` in row ``i``, evenly spaced
+    from two prior scales below the lower of its two prior locations ("not class i", "class i")
+    to two above the higher."""
+    locs, scales = net.characteristic_prior()  # (2, K): "not class i", "class i"
+    low, high = locs.min(0).values, locs.max(0).values
+    spread = 2 * scales.max(0).values
+    fraction = torch.linspace(0, 1, steps, device=locs.device)
+    return (low - spread).unsqueeze(1) + (high - low + 2 * spread).unsqueeze(1) * fraction
+
+
+@torch.no_grad()
 def latent_walk(net, x, steps=9):
-    """``(K, steps, ...)`` for one image ``x`` ``(D,)``: row ``i`` sweeps ``z_c[i]`` from two scales
-    below the prior's "not class i" location to two above its "class i" location."""
+    """``(K, steps, ...)`` for one image ``x`` ``(D,)``: row ``i`` sweeps ``z_c[i]`` over
+    :func:`walk_values`, across "not class i" and "class i", the rest of ``z`` kept."""
     _require(net, CCVAE, "latent-walk")
     z_c, z_s = net.encode(x.unsqueeze(0))
-    locs, scales = net.characteristic_prior()  # (2, K): "not class i", "class i"
     walks = []
-    for i in range(net.num_classes):
-        low, high = sorted(locs[:, i].tolist())
-        spread = 2 * scales[:, i].max().item()
-        values = torch.linspace(low - spread, high + spread, steps, device=x.device)
+    for i, values in enumerate(walk_values(net, steps)):
         walk = z_c.repeat(steps, 1)
         walk[:, i] = values
         walks.append(net.decode(walk, z_s))

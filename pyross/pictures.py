@@ -30,6 +30,7 @@ def latent_pictures(run, dataset, device="cpu", steps=20):
     c, h, w = dataset.image_shape
     images = net.decode(grid.reshape(-1, 2)).reshape(steps, steps, h, w)
     decoded = run.file("latent_grid.png")
-    plot_image_grid(images, decoded, title="decoded latent grid: $z_1$ left to right, $z_2$ bottom to top",
-                    extent=(-GRID_EXTENT, GRID_EXTENT, -GRID_EXTENT, GRID_EXTENT))
+    values = [f"{v:.1f}" for v in axis.tolist()]
+    plot_image_grid(images, decoded, title=f"{config['model']}: images decoded from a grid of latent coordinates",
+                    rows=values[::-1], cols=values, row_title="$z_2$", col_title="$z_1$")
     return [means, decoded]

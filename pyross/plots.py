@@ -64,26 +64,61 @@ def plot_latent_scatter(z, labels, class_names, path, title=""):
     plt.close(fig)
 
 
-def plot_image_grid(images, path, title="", extent=None):
-    """Save a grid of images ``images``, ``(rows, cols, H, W)`` grey or ``(rows, cols, C, H, W)``
-    with C = 1 or 3, values in [0, 1], as one picture.
+#: the side, in pixels, at which each image of a grid is drawn: 28x28 digits three times over, big
+#: enough to read on a slide
+CELL = 84
 
-    :param extent: ``(left, right, bottom, top)`` coordinates to label the axes with (e.g. the
-        latent coordinates of a decoded grid); no axes when ``None``.
+
+def image_grid_figure(images, title="", rows=None, cols=None, row_title=None, col_title=None, cell_text=None):
+    """A figure of a grid of images, every row and column named.
+
+    :param images: ``(rows, cols, H, W)`` grey or ``(rows, cols, C, H, W)`` with C = 1 or 3,
+        values in [0, 1].
+    :param rows: one label per row (on the left), e.g. class names or the values a latent takes.
+    :param cols: one label per column (on top).
+    :param row_title: what the rows are, e.g. ``"class y"``, beside the row labels.
+    :param col_title: what the columns are, above the column labels.
+    :param cell_text: ``rows`` lists of ``cols`` strings, written small in each image's corner
+        (e.g. the value a latent dimension takes there, when it differs from row to row).
+    :returns: the :class:`matplotlib.figure.Figure`.
     """
     if images.dim() == 4:
         images = images.unsqueeze(2)
-    rows, cols, c, h, w = images.shape
-    mosaic = images.detach().cpu().clamp(0, 1).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, c).numpy()
-    fig, ax = plt.subplots(figsize=(cols * w / 100 + 1.0, rows * h / 100 + 0.8), dpi=100)  # about 1 pixel per pixel
-    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1, extent=extent,
+    n_rows, n_cols, c, h, w = images.shape
+    mosaic = images.detach().cpu().clamp(0, 1).permute(0, 3, 1, 4, 2).reshape(n_rows * h, n_cols * w, c).numpy()
+    scale = CELL / max(h, w) / 100  # inches per image pixel at 100 dpi
+    fig = plt.figure(figsize=(n_cols * w * scale, n_rows * h * scale), dpi=100)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1, extent=(0, n_cols, n_rows, 0),
               interpolation="nearest")
-    if extent is None:
-        ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    slanted = bool(cols) and max(len(str(v)) for v in cols) > 8  # long names would run into each other
+    ax.set_xticks([j + 0.5 for j in range(n_cols)], cols or [], fontsize=10, rotation=30 if slanted else 0,
+                  ha="left" if slanted else "center", rotation_mode="anchor")
+    ax.set_yticks([i + 0.5 for i in range(n_rows)], rows or [], fontsize=10)
+    ax.tick_params(length=0)
+    ax.set_xlabel(col_title or "", fontsize=11)
+    ax.set_ylabel(row_title or "", fontsize=11)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for i, line in enumerate(cell_text or []):
+        for j, text in enumerate(line):
+            ax.text(j + 0.04, i + 0.96, text, fontsize=8, color="yellow", ha="left", va="bottom")
+    ax.set_title(title, fontsize=12)  # placed above the column labels and their title
+    return fig
+
+
+def save_figure(fig, path):
+    """Save ``fig`` as a PNG at ``path``, cropped to what it draws (labels and titles included)."""
+    fig.savefig(path, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
+
+
+def plot_image_grid(images, path, title="", **labels):
+    """Save a grid of images as one PNG: :func:`image_grid_figure` (``labels``: its ``rows``,
+    ``cols``, ``row_title``, ``col_title``, ``cell_text``), saved by :func:`save_figure`."""
+    save_figure(image_grid_figure(images, title, **labels), path)
 
 
 def plot_accuracy_lines(lines, xlabel, path, title="", styles=None):

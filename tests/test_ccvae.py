@@ -1,6 +1,7 @@
 """CCVAE: the supervised bound and the unlabelled ELBO against hand computations, and the CLI."""
 import json
 import math
+import re
 
 import pyro
 import pytest
@@ -10,6 +11,7 @@ from torch.distributions import Bernoulli, Categorical, Normal
 from pyross.models import CCVAE
 from pyross.objectives import CCVAEBound
 from tests.test_cli import invoke
+from tests.test_figures import figure_texts
 
 K, Z = 3, 2
 
@@ -109,13 +111,20 @@ def test_fit_ccvae_semi_supervised_and_evaluate(mnist_dir, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["latent-walk", "intervention", "generate", "reconstructions", "latent"])
-def test_ccvae_pictures_through_the_cli(kind, mnist_dir, tmp_path):
+def test_ccvae_pictures_through_the_cli(kind, mnist_dir, tmp_path, monkeypatch):
     out = tmp_path / "ccvae"
     assert invoke("fit", "ccvae", "--data-dir", mnist_dir, "--out", out, "--labels", "all", "--hidden", "16",
                   "--z-dim", "2", "--k", "3", "--epochs", "1", "--device", "cpu", "--quiet").exit_code == 0
+    texts = figure_texts(monkeypatch)
     result = invoke("figure", kind, out, "--rows", "3", "--steps", "5", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert (out / f"{kind}.png").exists()
+    expected = {"latent-walk": ["z_c[0] 0", "z_c[9] 9", "the dimension swept (the rest of z kept)"],
+                "intervention": ["test image 3", "image", "reconstruction", "y = 0", "y = 9"],
+                "generate": ["style 3", "0", "9"], "reconstructions": ["image", "reconstruction"]}.get(kind, [])
+    assert all(any(t.startswith(e) for t in texts) for e in expected), texts
+    if kind == "latent-walk":  # the value of z_c[i] in each of the 10 x 5 images
+        assert sum(re.fullmatch(r"-?\d+\.\d", t) is not None for t in texts) == 10 * 5
 
 
 def test_intervention_keeps_the_style_and_swaps_the_characteristics(tiny):

@@ -1,6 +1,11 @@
 """The figure commands on small runs: each writes a PNG of the expected size; bad runs are one line."""
 import pytest
+import torch
+from matplotlib.text import Text
 from PIL import Image
+
+from pyross import plots
+from pyross.plots import CELL
 
 from tests.test_baselines import REPRESENTATION
 from tests.test_cli import SMALL, invoke
@@ -20,19 +25,50 @@ def size(path):
         return image.size
 
 
-@pytest.mark.parametrize("kind, args, expected", [
-    ("generate", ["--rows", "3"], (10 * 28 / 100 + 1.0, 3 * 28 / 100 + 0.8)),
-    ("style-transfer", ["--rows", "4"], (11 * 28 / 100 + 1.0, 4 * 28 / 100 + 0.8)),
-    ("traversal", ["--steps", "5", "--dims", "1,3", "--label", "7"], (5 * 28 / 100 + 1.0, 5 * 28 / 100 + 0.8)),
-    ("reconstructions", ["--rows", "6"], (6 * 28 / 100 + 1.0, 2 * 28 / 100 + 0.8)),
-    ("latent", [], (6.5, 5.5)),
-    ("curves", [], (9, 3.5)),
+@pytest.mark.parametrize("kind, args, grid, labels", [
+    ("generate", ["--rows", "3"], (3, 10), ["style 1", "style 3", "class y", "0", "9"]),
+    ("style-transfer", ["--rows", "4"], (4, 11), ["test image 4", "image", "7"]),
+    ("traversal", ["--steps", "5", "--dims", "1,3", "--label", "7"], (5, 5), ["z[1]", "z[3]", "-5.0", "2.5", "5.0"]),
+    ("reconstructions", ["--rows", "6"], (2, 6), ["image", "reconstruction", "test image 6"]),
+    ("latent", [], None, []),
+    ("curves", [], None, []),
 ])
-def test_each_figure_of_an_m2_run(kind, args, expected, runs, mnist_dir, tmp_path):
+def test_each_figure_of_an_m2_run(kind, args, grid, labels, runs, mnist_dir, tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
     out = tmp_path / f"{kind}.png"
     result = invoke("figure", kind, runs / "m2", "--out", out, "--data-dir", mnist_dir, "--device", "cpu", *args)
     assert result.exit_code == 0, result.output
-    assert size(out) == tuple(round(100 * v) for v in expected)  # inches at 100 dpi
+    width, height = size(out)
+    if grid is not None:  # every image drawn CELL pixels wide, its rows and columns named
+        assert width >= grid[1] * CELL and height >= grid[0] * CELL
+        assert set(labels) <= set(texts), texts
+    else:
+        assert width >= 400
+
+
+def figure_texts(monkeypatch):
+    """The texts of the image grids saved from now on (tick labels, axis titles, cell texts)."""
+    texts = []
+    save = plots.save_figure
+
+    def recording(fig, path):
+        fig.canvas.draw()
+        texts.extend(t.get_text() for t in fig.findobj(Text) if t.get_text())
+        save(fig, path)
+    monkeypatch.setattr(plots, "save_figure", recording)
+    return texts
+
+
+def test_an_image_grid_names_its_rows_and_columns():
+    fig = plots.image_grid_figure(torch.zeros(2, 3, 28, 28), title="t", rows=["a", "b"], cols=["x", "y", "z"],
+                                  row_title="rows", col_title="cols", cell_text=[["1", "2", "3"], ["4", "5", "6"]])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    assert (ax.get_ylabel(), ax.get_xlabel(), ax.get_title()) == ("rows", "cols", "t")
+    assert sorted(t.get_text() for t in ax.texts) == list("123456")
+    assert tuple(fig.get_size_inches() * fig.dpi) == (3 * CELL, 2 * CELL)  # each image CELL pixels wide
+    plots.plt.close(fig)
 
 
 def test_a_vae_run_draws_its_latent_space_and_reconstructions(runs, tmp_path):
