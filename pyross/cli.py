@@ -4,6 +4,7 @@ Every bad input ends in one line ``Error: ...`` on stderr and exit status 2, bef
 is written.
 """
 import datetime
+import math
 import os
 import sys
 
@@ -66,6 +67,22 @@ def _hidden(ctx, param, value):
         raise PyrossError(f"--{param.name.replace('_', '-')} must be positive layer sizes separated by commas, "
                           f"e.g. 500,500; not {value!r}")
     return sizes
+
+
+class _Finite(click.ParamType):
+    """A real number that is finite: ``nan`` and ``inf`` are one-line errors while the options
+    are parsed, before anything is written."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FINITE = _Finite()
 
 
 def resolve_device(name):
@@ -138,11 +155,11 @@ _VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
                    "'all'; vae and dae use no labels  [default: 100; all for an image folder]")
 @click.option("--unlabelled", default="all", show_default=True, callback=_count_or_all("--unlabelled"),
               help="unlabelled training images to use, or 'all'")
-@click.option("--alpha", default=0.5, show_default=True, type=float,
+@click.option("--alpha", default=0.5, show_default=True, type=FINITE,
               help="m2: Kingma's alpha, weight of the classifier term (0.1 in the paper)")
 @click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)" + _DEPENDS)
 @click.option("--batch-size", default=100, show_default=True, type=int)
-@click.option("--lr", type=float, help="Adam learning rate" + _DEPENDS)
+@click.option("--lr", type=FINITE, help="Adam learning rate" + _DEPENDS)
 @click.option("--z-dim", type=int, help="dimension of z (of the code, for dae)" + _DEPENDS)
 @click.option("--hidden", callback=_hidden,
               help="hidden layer sizes of the encoder, e.g. 500 or 500,500" + _DEPENDS)
@@ -158,8 +175,8 @@ _VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
               help="which networks batch-normalise their hidden layers" + _DEPENDS)
 @click.option("--likelihood", type=click.Choice(["bernoulli", "gaussian"]),
               help="vae, m1: p(x|z) for binarised images or grey levels  [default: bernoulli]")
-@click.option("--sigma", type=float, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
-@click.option("--noise", type=float, help="dae: standard deviation of the input corruption  [default: 0.3]")
+@click.option("--sigma", type=FINITE, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
+@click.option("--noise", type=FINITE, help="dae: standard deviation of the input corruption  [default: 0.3]")
 @click.option("--k", type=int, help="ccvae: samples of z_c in the estimate of q(y|x)  [default: 100]")
 @click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
@@ -167,7 +184,7 @@ _VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
 @click.option("--kl-warmup", type=int,
               help="vae, m1, m1m2: the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over "
                    "this many epochs (0: none)  [default: m1m2 10, vae and m1 0]")
-@click.option("--active-threshold", type=float,
+@click.option("--active-threshold", type=FINITE,
               help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
                    "standard deviation above this; 0: every unit  [default: 0.1]")
 @click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),

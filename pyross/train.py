@@ -97,7 +97,7 @@ class Trainer:
         #: the validation metric that picks the best checkpoint, and its sign (+1: higher is better)
         self.metric, self.sign = ("valid_accuracy", 1) if self.classifies else ("valid_loss", -1)
         self.epoch, self.best = 0, {self.metric: -self.sign * math.inf, "epoch": 0}
-        self.last_valid = float("nan")  # the metric of the last epoch, for the progress bar
+        self.last_valid = None  # the metric of the last epoch, for the progress bar (none before the first)
         self.partial = None  # the unfinished epoch of a run stopped by Ctrl-C: step, loss sums, seconds
         self.stop = _StopOnCtrlC()
 
@@ -111,6 +111,8 @@ class Trainer:
         except (KeyError, RuntimeError, TypeError):
             raise PyrossError(f"{self.run.file(LAST)} does not hold this run's model") from None
         self.run.truncate_metrics(self.epoch)
+        finished = self.run.metrics()
+        self.last_valid = finished[-1][self.metric] if finished else None
 
     def _batches(self, epoch):
         """The ``(labelled_idx, unlabelled_idx)`` pairs of one epoch (this process's slices)."""
@@ -157,7 +159,8 @@ class Trainer:
             pyro.set_rng_seed((self.seed * 100_003 + epoch) * 1009 + distributed.rank())
         start, sums = time.perf_counter() - partial["seconds"], partial["sums"]
         batches = self._batches(epoch)
-        bar = tqdm(batches, desc=f"epoch {epoch} ({self.metric} {self.last_valid:.3f})", leave=False,
+        shown = "" if self.last_valid is None else f" ({self.metric} {self.last_valid:.3f})"
+        bar = tqdm(batches, desc=f"epoch {epoch}{shown}", leave=False,
                    disable=not self.progress, unit="step", initial=partial["step"])
         for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
             labelled = None if li is None else (

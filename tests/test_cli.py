@@ -61,6 +61,14 @@ def test_resume_continues_where_the_run_stopped(mnist_dir, tmp_path):
     assert json.load(open(out / "config.json"))["epochs"] == 2
 
 
+def test_the_progress_bar_shows_no_metric_before_the_first_validation(mnist_dir, tmp_path):
+    args = [a for a in SMALL if a != "--quiet"] + ["--epochs", "2"]
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "run", *args)
+    assert result.exit_code == 0, result.output
+    assert "epoch 1" in result.stderr and "epoch 2 (valid_accuracy 0." in result.stderr
+    assert "nan" not in result.stderr
+
+
 def test_models_lists_m2():
     result = invoke("models")
     assert result.exit_code == 0 and result.output.startswith("m2")
@@ -85,6 +93,10 @@ BAD = [
     (["fit", "dae", "--kl-warmup", "2"], "--kl-warmup does not apply to dae"),
     (["fit", "m1m2", "--vae", "nowhere", "--kl-warmup", "2"], "--kl-warmup applies to the VAE m1m2 trains"),
     (["fit", "m1", "--vae", "nowhere", "--vae-epochs", "2"], "--vae-epochs applies to the VAE m1 trains"),
+    (["fit", "m2", "--alpha", "nan"], "Invalid value for '--alpha': 'nan' is not a finite number"),
+    (["fit", "m2", "--alpha", "inf"], "'inf' is not a finite number"),
+    (["fit", "m2", "--lr", "-inf"], "Invalid value for '--lr': '-inf' is not a finite number"),
+    (["fit", "vae", "--sigma", "nan"], "Invalid value for '--sigma'"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
