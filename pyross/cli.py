@@ -3,7 +3,9 @@
 Every bad input ends in one line ``Error: ...`` on stderr and exit status 2, before any file
 is written.
 """
+import copy
 import datetime
+import functools
 import math
 import os
 import sys
@@ -16,8 +18,9 @@ from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
 from .evaluation import confusion_matrix, intervention_score, predict
-from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, create_run,
-                      dataset_of, ensure_trained, fit_run, new_config, require_finished, vae_run_of)
+from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, classifier_choices,
+                      create_run, dataset_of, ensure_trained, fit_run, new_config, require_finished, takes_option,
+                      vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .objectives import LABELLED_BOUNDS
 from .params import default_configs, parameter_table
@@ -136,76 +139,154 @@ def models_cmd(defaults):
                                           if v is not None and k != "vae"))
 
 
-_DEPENDS = "  [default: depends on the model, see 'models --defaults']"
 #: the options of the VAE stage of m1 and m1m2, by the key of the VAE run's config that records them
 #: (a run that reuses a VAE with --vae or --m1 copies them from it)
 _VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
 
 
-@main.command()
-@click.argument("model")
+@click.command()
 @click.option("--dataset", default="mnist", show_default=True,
               help=f"one of: {', '.join(DATASETS)}, or folder:PATH for your own images (see the README)")
+@click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
 @click.option("--image-size", type=int, help="image folders: resize images to this side  [default: 28]")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="image folders: 1 grey, 3 colour  [default: 1]")
 @click.option("--attributes", callback=lambda ctx, param, value: value and [a.strip() for a in value.split(",")],
               help="celeba: the attributes to learn, comma-separated  [default: the 18 of Joy et al.]")
 @click.option("--labels", callback=_labels,
               help="labelled training images: a count (a multiple of the classes), a fraction such as 0.05, or "
-                   "'all'; vae and dae use no labels  [default: 100; all for an image folder]")
+                   "'all' (an image folder: all)")
 @click.option("--unlabelled", default="all", show_default=True, callback=_count_or_all("--unlabelled"),
               help="unlabelled training images to use, or 'all'")
-@click.option("--alpha", default=0.5, show_default=True, type=FINITE,
-              help="m2: Kingma's alpha, weight of the classifier term (0.1 in the paper)")
-@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)" + _DEPENDS)
-@click.option("--batch-size", default=100, show_default=True, type=int)
-@click.option("--lr", type=FINITE, help="Adam learning rate" + _DEPENDS)
-@click.option("--z-dim", type=int, help="dimension of z (of the code, for dae)" + _DEPENDS)
-@click.option("--hidden", callback=_hidden,
-              help="hidden layer sizes of the encoder, e.g. 500 or 500,500" + _DEPENDS)
-@click.option("--decoder-hidden", callback=_hidden,
-              help="hidden sizes of the decoder  [default: m2 200,400,600; vae, dae, m1: --hidden reversed]")
-@click.option("--classifier", type=click.Choice(["mlp", "cnn", "svm", "rf", "logreg"]),
-              help="the classifier network: mlp or cnn (m2, ff), mlp or a scikit-learn svm, rf, logreg (m1's head)"
-                   + _DEPENDS)
-@click.option("--classifier-hidden", callback=_hidden,
-              help="hidden sizes of the classifier (after the convolutions for the CNN)" + _DEPENDS)
-@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), help="hidden activation" + _DEPENDS)
-@click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]),
-              help="which networks batch-normalise their hidden layers" + _DEPENDS)
-@click.option("--likelihood", type=click.Choice(["bernoulli", "gaussian"]),
-              help="vae, m1: p(x|z) for binarised images or grey levels  [default: bernoulli]")
-@click.option("--sigma", type=FINITE, help="vae, m1: standard deviation of the Gaussian likelihood  [default: 0.1]")
-@click.option("--noise", type=FINITE, help="dae: standard deviation of the input corruption  [default: 0.3]")
-@click.option("--k", type=int, help="ccvae: samples of z_c in the estimate of q(y|x)  [default: 100]")
-@click.option("--vae", "vae_run", help="m1, m1m2: use the finished VAE run in this folder instead of training one")
-@click.option("--m1", "m1_run", help="m1m2: use the VAE of this finished m1 (or vae) run")
-@click.option("--vae-epochs", type=int, help="m1, m1m2: epochs of its VAE  [default: m1 20, m1m2 40]")
-@click.option("--kl-warmup", type=int,
-              help="vae, m1, m1m2: the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over "
-                   "this many epochs (0: none)  [default: m1m2 10, vae and m1 0]")
-@click.option("--active-threshold", type=FINITE,
-              help="m1m2: M2 models only the active units of z1, whose means vary over the training images with "
-                   "standard deviation above this; 0: every unit  [default: 0.1]")
-@click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),
-              help="m2, m1m2: weight of the labelled bound: step (like an unlabelled image's in each step) or share "
-                   "(N_l/N, its share of the data, as in the paper)  [default: m2 step, m1m2 share]")
-@click.option("--augment", type=int, help="shift each labelled image by up to this many pixels" + _DEPENDS)
-@click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
-                                                  "[default: one pass over the images]")
+@click.option("--augment", type=int, help="shift each labelled image by up to this many pixels")
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
-@click.option("--jit", is_flag=True, help="m2, m1m2: compile the objective with Pyro's JIT, for speed (see "
-                                          "docs/performance.md)")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--z-dim", type=int, help="dimension of z (of the code, for dae; of z2, for m1m2)")
+@click.option("--hidden", callback=_hidden, help="hidden layer sizes of the encoder, e.g. 500 or 500,500")
+@click.option("--decoder-hidden", callback=_hidden, help="hidden sizes of the decoder (unset: --hidden reversed)")
+@click.option("--classifier", type=click.Choice(["mlp", "cnn", "svm", "rf", "logreg"]),
+              help="the classifier: an mlp or a cnn; m1's head may also be a scikit-learn svm, rf or logreg")
+@click.option("--classifier-hidden", callback=_hidden,
+              help="hidden sizes of the classifier (after the convolutions for the CNN)")
+@click.option("--activation", type=click.Choice(["softplus", "relu", "tanh"]), help="hidden activation")
+@click.option("--batch-norm", type=click.Choice(["none", "classifier", "all"]),
+              help="which networks batch-normalise their hidden layers")
+@click.option("--likelihood", type=click.Choice(["bernoulli", "gaussian"]),
+              help="p(x|z) for binarised images or grey levels")
+@click.option("--sigma", type=FINITE, help="standard deviation of the Gaussian likelihood")
+@click.option("--noise", type=FINITE, help="standard deviation of the input corruption")
+@click.option("--k", type=int, help="samples of z_c in the estimate of q(y|x)")
+@click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)")
+@click.option("--batch-size", default=100, show_default=True, type=int)
+@click.option("--lr", type=FINITE, help="Adam learning rate")
+@click.option("--alpha", type=FINITE, help="Kingma's alpha, weight of the classifier term (0.1 in the paper)")
+@click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),
+              help="weight of the labelled bound: step (like an unlabelled image's in each step) or share "
+                   "(N_l/N, its share of the data, as in the paper)")
+@click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
+                                                  "[default: one pass over the images]")
+@click.option("--vae", "vae_run", help="use the finished VAE run in this folder instead of training one")
+@click.option("--m1", "m1_run", help="use the VAE of this finished m1 (or vae) run")
+@click.option("--vae-epochs", type=int, help="epochs of the VAE trained first")
+@click.option("--kl-warmup", type=int,
+              help="the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over this many "
+                   "epochs (0: none)")
+@click.option("--active-threshold", type=FINITE,
+              help="M2 models only the active units of z1, whose means vary over the training images with "
+                   "standard deviation above this; 0: every unit")
+@click.option("--jit", is_flag=True, default=None,
+              help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
+@click.option("--seed", default=0, show_default=True, type=int, help="the draw of the labelled images, and of "
+                                                                      "everything random")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
-@click.option("--data-dir", help="folder with the dataset in torchvision's raw layout")
 @click.option("--out", help="run folder  [default: runs/<model>-<timestamp>]")
 @click.option("--overwrite", is_flag=True, help="replace an existing --out folder")
 @click.option("--resume", "resume_dir", help="continue the run in this folder (its options are kept)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+def _fit_options(**_):
+    """Every option of ``fit MODEL``, in the order of its help (each model shows those it takes)."""
+
+
+#: the sections of ``fit MODEL --help`` (the options between data and training are the model's)
+_SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
+                      "augment", "augment_unlabelled"),
+             "Training": ("epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch", "vae_run",
+                          "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "seed"),
+             "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
+
+
+def _applies(model, name):
+    """Whether ``fit MODEL`` shows the option ``name``: those of the run folder and the command line
+    always, the rest where the model takes them (:func:`pyross.fitting.takes_option`)."""
+    if name in _SECTIONS["Run"]:
+        return True
+    return model == "m1m2" if name == "m1_run" else takes_option(model, name)
+
+
+def model_defaults(model):
+    """The default of each option of ``model``, as typed on the command line (M1+M2's nested
+    VAE options left out: they are the VAE's)."""
+    config = new_config(model)
+    options = {**config.pop("model_options"), **config}
+    return {k: show_option(v) for k, v in options.items() if v is not None and k != "vae"}
+
+
+class _ModelFit(click.Command):
+    """``fit MODEL``: parses every option of ``fit`` (one that belongs to another model is a
+    one-line error), but its help shows MODEL's options only, with MODEL's defaults, in sections."""
+
+    def __init__(self, model):
+        defaults, params = model_defaults(model), []
+        for param in _fit_options.params:
+            param = copy.copy(param)
+            param.hidden = not _applies(model, param.name)
+            if param.name == "classifier":  # the choices of this model (another is a one-line error)
+                param.metavar = f"[{'|'.join(classifier_choices(model))}]"
+            if not param.show_default and not param.is_flag and param.name in defaults:
+                param.help = f"{param.help or ''}  [default: {defaults[param.name]}]".strip()
+            params.append(param)
+        super().__init__(model, params=params, callback=functools.partial(fit, model),
+                         help=f"Train {model}, {MODELS[model][1]}, and write a run folder.",
+                         short_help=MODELS[model][1])
+
+    def format_options(self, ctx, formatter):
+        shown = [p for p in self.get_params(ctx) if not p.hidden]
+        help_option = self.get_help_option(ctx)
+        sections = {**_SECTIONS, "Run": (*_SECTIONS["Run"], help_option.name)}
+        model = [p.name for p in shown if not any(p.name in names for names in sections.values())]
+        for title, names in (("Data", sections["Data"]), ("Model", model), ("Training", sections["Training"]),
+                             ("Run", sections["Run"])):
+            rows = [p.get_help_record(ctx) for p in shown if p.name in names]
+            if rows:
+                with formatter.section(f"{title} options"):
+                    formatter.write_dl(rows)
+
+
+class _Models(click.Group):
+    """``fit``: one command per registered model, made when it is asked for."""
+
+    def list_commands(self, ctx):
+        return list(MODELS)
+
+    def get_command(self, ctx, name):
+        return _ModelFit(name) if name in MODELS else None
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in MODELS and not args[0].startswith("-"):
+            raise unknown_name("model", args[0], MODELS)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Models ('fit MODEL --help' lists a model's options and defaults)"):
+            formatter.write_dl([(name, description) for name, (_, description) in MODELS.items()])
+
+
+@main.group("fit", cls=_Models, subcommand_metavar="MODEL [OPTIONS]")
+def fit_group():
+    """Train a model and write a run folder (see 'models' for the models)."""
+
+
 def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, m1_run, **options):
-    """Train MODEL and write a run folder (see 'models' for the models)."""
+    """Train ``model`` with the options of ``fit MODEL``, and write its run folder."""
     _check_positive(epochs=epochs)
     if vae_run and model not in STACKED:
         raise PyrossError(f"--vae does not apply to {model}")
@@ -222,7 +303,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
     else:
         get_model_class(model)
         check_classifier(model, options["classifier"])
-        if options["alpha"] < 0:
+        if options["alpha"] is not None and options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})

@@ -13,7 +13,7 @@ import statistics
 
 from tqdm.auto import tqdm
 
-from .fitting import TRAINING_OPTIONS, ensure_trained, model_option_names, new_config
+from .fitting import ensure_trained, new_config, takes_option
 from .runs import SUMMARY
 
 #: Kingma et al. (2014), Table 1: test error (%) on MNIST by number of labels, for the
@@ -46,8 +46,7 @@ def cell_config(model, labels, unlabelled, seed, options, smoke=False):
         given.update(SMOKE)
         if unlabelled != "all":
             given["unlabelled"] = min(unlabelled, SMOKE_UNLABELLED)
-    takes = set(TRAINING_OPTIONS) | set(model_option_names(model))
-    return new_config(model, **{k: v for k, v in given.items() if k in takes})
+    return new_config(model, **{k: v for k, v in given.items() if takes_option(model, k)})
 
 
 def run_grid(out, cells, options, device="cpu", smoke=False, progress=True, echo=print):

@@ -63,11 +63,13 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
 #: options of the training rather than of the model
 TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
                     "active_threshold", "labelled_bound", "kl_warmup")
-#: the training options only some models take (by the model they train like)
-_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE,
-                           "kl_warmup": ("vae", "m1", "m1m2")}
 #: the models that train or reuse a VAE first
 STACKED = ("m1", "m1m2")
+#: the training options only some models take (by the model they train like): alpha, the labelled
+#: bound and the JIT belong to the semi-supervised ELBO, labels to the models that classify
+_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE, "alpha": COMPILABLE,
+                           "jit": COMPILABLE, "kl_warmup": ("vae", "m1", "m1m2"), "vae_epochs": STACKED,
+                           "vae_run": STACKED, "labels": CLASSIFIERS}
 #: constructor arguments that come from the dataset, not from the options
 _FROM_DATASET = ("x_dim", "num_classes", "image_shape")
 
@@ -76,6 +78,14 @@ def model_option_names(model):
     """The options the model registered as ``model`` takes (its constructor's arguments)."""
     params = inspect.signature(get_model_class(model)).parameters
     return [p for p in params if p not in _FROM_DATASET]
+
+
+def takes_option(model, name):
+    """Whether the model registered as ``model`` takes the option ``name``: one of its own
+    (:func:`model_option_names`), or a training option (:data:`TRAINING_OPTIONS`) that applies to it."""
+    only_for = _TRAINING_OPTION_MODELS.get(name)
+    return name in model_option_names(model) or (
+        name in TRAINING_OPTIONS and (only_for is None or trains_like(model) in only_for))
 
 
 def new_config(model, **options):
@@ -88,12 +98,11 @@ def new_config(model, **options):
     given = {k: v for k, v in options.items() if v is not None}
     if given.get("jit"):
         check_jit(model)
-    names, trains = model_option_names(model), trains_like(model)
     for name in given:
-        only_for = _TRAINING_OPTION_MODELS.get(name)
-        if name not in names and (name not in TRAINING_OPTIONS or only_for and trains not in only_for):
+        if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
-    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains], **given}
+    names = model_option_names(model)
+    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains_like(model)], **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
     config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}
@@ -157,7 +166,7 @@ def vae_run_of(path):
 def _vae_config(config):
     """The config of the VAE an M1 or M1+M2 run trains first."""
     options = vae_options(config)
-    keep = ("dataset", "labels", "unlabelled", "batch_size", "lr", "seed", "data_dir", "kl_warmup")
+    keep = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir", "kl_warmup")
     return new_config("vae", **{k: config.get(k) for k in keep}, **options, epochs=config["vae_epochs"])
 
 
@@ -306,8 +315,13 @@ def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_s
     return train(run, config, data, dataset, device, resume, progress, echo)
 
 
+def classifier_choices(model):
+    """The values of ``--classifier`` that ``model`` takes."""
+    return {"m1": ("mlp",) + SKLEARN_HEADS, "m1m2": ("mlp",)}.get(model, ("mlp", "cnn"))
+
+
 def check_classifier(model, classifier):
     """Raise a one-line error for a ``--classifier`` the model does not have."""
-    allowed = {"m1": ("mlp",) + SKLEARN_HEADS, "m1m2": ("mlp",)}.get(model, ("mlp", "cnn"))
+    allowed = classifier_choices(model)
     if classifier is not None and classifier not in allowed:
         raise PyrossError(f"--classifier {classifier} is not available for {model}; choose from {', '.join(allowed)}")

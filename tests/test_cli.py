@@ -6,6 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from pyross.cli import main
+from pyross.fitting import new_config
+from pyross.models import MODELS
+from pyross.report import show_option
 
 SMALL = ["--labels", "20", "--unlabelled", "60", "--batch-size", "20", "--hidden", "16", "--classifier", "mlp",
          "--classifier-hidden", "16", "--decoder-hidden", "16", "--z-dim", "4", "--epochs", "1",
@@ -67,6 +70,58 @@ def test_the_progress_bar_shows_no_metric_before_the_first_validation(mnist_dir,
     assert result.exit_code == 0, result.output
     assert "epoch 1" in result.stderr and "epoch 2 (valid_accuracy 0." in result.stderr
     assert "nan" not in result.stderr
+
+
+def wide_help(*args):
+    """The help of ``args`` on one line per option (no wrapping)."""
+    result = CliRunner().invoke(main, [*args, "--help"], terminal_width=300, max_content_width=300)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_fit_help_lists_the_models():
+    text = wide_help("fit")
+    for name, (_, description) in MODELS.items():
+        assert f"{name}  " in text and description in text
+
+
+@pytest.mark.parametrize("model, shown, not_shown", [
+    ("m2", ["--alpha", "--labelled-bound", "--jit", "--classifier [mlp|cnn]", "--augment", "--labels"],
+     ["--noise", "--k ", "--kl-warmup", "--vae ", "--m1 ", "--sigma", "--active-threshold", "--vae-epochs"]),
+    ("vae", ["--kl-warmup", "--likelihood", "--sigma", "--unlabelled"],
+     ["--alpha", "--labels", "--classifier", "--jit", "--noise", "--vae "]),
+    ("dae", ["--noise", "--hidden"], ["--kl-warmup", "--likelihood", "--alpha", "--labels"]),
+    ("m1", ["--vae ", "--vae-epochs", "--classifier [mlp|svm|rf|logreg]"], ["--m1 ", "--alpha", "--jit"]),
+    ("m1m2", ["--vae ", "--m1 ", "--active-threshold", "--alpha", "--jit"], ["--noise", "--k ", "--classifier "]),
+    ("ccvae", ["--k ", "--labels"], ["--alpha", "--noise", "--vae "]),
+])
+def test_fit_model_help_shows_its_own_options_in_sections(model, shown, not_shown):
+    text = wide_help("fit", model)
+    sections = [line for line in text.splitlines() if line.endswith(" options:")]
+    assert sections == ["Data options:", "Model options:", "Training options:", "Run options:"]
+    for option in shown:
+        assert f"  {option}" in text, option
+    for option in not_shown:
+        assert f"  {option}" not in text, option
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_fit_model_help_shows_the_models_defaults(model):
+    entries = {}  # option → its help, which may start on the line after a long option
+    for line in wide_help("fit", model).splitlines():
+        if line.startswith("  -"):
+            option, entries[option] = line.split()[0], line
+        elif line.startswith("   ") and entries:
+            entries[option] += line
+    config = new_config(model)
+    checked = 0
+    for name, value in {**config.pop("model_options"), **config}.items():
+        entry = entries.get(f"--{name.replace('_', '-')}")
+        if entry is None or value is None or isinstance(value, (bool, dict)):
+            continue
+        assert entry.rstrip().endswith(f"[default: {show_option(value)}]"), entry
+        checked += 1
+    assert checked >= 6
 
 
 def test_models_lists_m2():
