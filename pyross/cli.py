@@ -19,7 +19,8 @@ from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
 from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, classifier_choices,
-                      create_run, dataset_of, ensure_trained, fit_run, new_config, require_finished, takes_option,
+                      constructor_defaults, create_run, dataset_of, ensure_trained, fit_run, new_config,
+                      require_finished, takes_option,
                       vae_run_of)
 from .models import CLASSIFIERS, MODELS, get_model_class
 from .objectives import LABELLED_BOUNDS
@@ -230,20 +231,33 @@ def model_defaults(model):
     return {k: show_option(v) for k, v in options.items() if v is not None and k != "vae"}
 
 
+def _constructor_option(name, default):
+    """The option ``--name`` of a model's constructor argument that ``fit`` has no option for (a
+    model registered from outside pyross, say), typed after its default."""
+    flag, help = f"--{name.replace('_', '-')}", f"the model's argument {name}"
+    if isinstance(default, bool):
+        return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help)
+    if isinstance(default, (list, tuple)):
+        return click.Option([flag, name], callback=_hidden, help=help)
+    return click.Option([flag, name], type={int: int, float: FINITE}.get(type(default), str), help=help)
+
+
 class _ModelFit(click.Command):
     """``fit MODEL``: parses every option of ``fit`` (one that belongs to another model is a
     one-line error), but its help shows MODEL's options only, with MODEL's defaults, in sections."""
 
     def __init__(self, model):
-        defaults, params = model_defaults(model), []
-        for param in _fit_options.params:
-            param = copy.copy(param)
+        params = [copy.copy(param) for param in _fit_options.params]
+        known = {param.name for param in params}
+        params += [_constructor_option(name, default) for name, default in constructor_defaults(model).items()
+                   if name not in known]
+        defaults = model_defaults(model)
+        for param in params:
             param.hidden = not _applies(model, param.name)
             if param.name == "classifier":  # the choices of this model (another is a one-line error)
                 param.metavar = f"[{'|'.join(classifier_choices(model))}]"
             if not param.show_default and not param.is_flag and param.name in defaults:
                 param.help = f"{param.help or ''}  [default: {defaults[param.name]}]".strip()
-            params.append(param)
         super().__init__(model, params=params, callback=functools.partial(fit, model),
                          help=f"Train {model}, {MODELS[model][1]}, and write a run folder.",
                          short_help=MODELS[model][1])

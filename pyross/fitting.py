@@ -80,6 +80,14 @@ def model_option_names(model):
     return [p for p in params if p not in _FROM_DATASET]
 
 
+def constructor_defaults(model):
+    """The options of the model registered as ``model`` (:func:`model_option_names`) and their
+    defaults in its constructor (``None`` where it has none)."""
+    params = inspect.signature(get_model_class(model)).parameters
+    return {name: None if params[name].default is inspect.Parameter.empty else params[name].default
+            for name in model_option_names(model)}
+
+
 def takes_option(model, name):
     """Whether the model registered as ``model`` takes the option ``name``: one of its own
     (:func:`model_option_names`), or a training option (:data:`TRAINING_OPTIONS`) that applies to it."""

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from pyross.cli import main
 from pyross.fitting import new_config
-from pyross.models import MODELS
+from pyross.models import CLASSIFIERS, M2, MODELS, TRAINS_LIKE, register
 from pyross.report import show_option
 
 SMALL = ["--labels", "20", "--unlabelled", "60", "--batch-size", "20", "--hidden", "16", "--classifier", "mlp",
@@ -122,6 +122,38 @@ def test_fit_model_help_shows_the_models_defaults(model):
         assert entry.rstrip().endswith(f"[default: {show_option(value)}]"), entry
         checked += 1
     assert checked >= 6
+
+
+class M2X(M2):
+    """M2 with one more constructor argument, registered from outside pyross."""
+
+    def __init__(self, x_dim=784, num_classes=10, z_dim=50, hidden=(500,), classifier_hidden=None,
+                 decoder_hidden=None, classifier="mlp", w_dim=3):
+        super().__init__(x_dim, num_classes, z_dim, hidden, classifier_hidden=classifier_hidden,
+                         decoder_hidden=decoder_hidden, classifier=classifier)
+        self.w_dim = w_dim
+
+
+@pytest.fixture
+def registered():
+    register("m2x", M2X, "a test model: M2 with w_dim", like="m2")
+    yield "m2x"
+    del MODELS["m2x"], TRAINS_LIKE["m2x"]
+    CLASSIFIERS.remove("m2x")
+
+
+def test_a_registered_model_gets_its_own_help(registered):
+    assert "a test model: M2 with w_dim" in wide_help("fit")
+    text = wide_help("fit", registered)
+    assert "--w-dim INTEGER" in text and "[default: 3]" in text  # its constructor's argument and default
+    assert "  --alpha" in text and "  --noise" not in text and "  --activation" not in text
+
+
+def test_a_registered_models_own_argument_is_an_option(registered, mnist_dir, tmp_path):
+    result = invoke("fit", registered, "--w-dim", "5", "--data-dir", mnist_dir, "--out", tmp_path / "run", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert json.load(open(tmp_path / "run" / "config.json"))["model_options"]["w_dim"] == 5
+    assert invoke("fit", "m2", "--w-dim", "5").stderr.startswith("Error: No such option '--w-dim'")
 
 
 def test_models_lists_m2():
