@@ -18,12 +18,11 @@ from .data import DATASETS, get_dataset, select_labelled
 from .errors import PyrossError, unknown_name
 from .estimators import ESTIMATORS
 from .evaluation import confusion_matrix, intervention_score, predict
-from .fitting import (COMMON_DEFAULTS, STACKED, VAE_OPTIONS, build_model, check_classifier, classifier_choices,
-                      constructor_defaults, create_run, dataset_of, ensure_trained, fit_run, new_config,
-                      require_finished, takes_option,
-                      vae_run_of)
-from .models import CLASSIFIERS, MODELS, get_model_class
+from .fitting import (build_model, check_classifier, classifier_choices, constructor_defaults, create_run, dataset_of,
+                      ensure_trained, fit_run, new_config, require_finished, reuse_stages, takes_option)
+from .models import CLASSIFIERS, MODELS
 from .objectives import LABELLED_BOUNDS
+from .recipes import COMMON_DEFAULTS, recipe_of
 from .params import default_configs, parameter_table
 from .pictures import latent_pictures
 from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
@@ -140,11 +139,6 @@ def models_cmd(defaults):
                                           if v is not None and k != "vae"))
 
 
-#: the options of the VAE stage of m1 and m1m2, by the key of the VAE run's config that records them
-#: (a run that reuses a VAE with --vae or --m1 copies them from it)
-_VAE_STAGE = {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"}
-
-
 @click.command()
 @click.option("--dataset", default="mnist", show_default=True,
               help=f"one of: {', '.join(DATASETS)}, or folder:PATH for your own images (see the README)")
@@ -217,10 +211,11 @@ _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attribut
 
 def _applies(model, name):
     """Whether ``fit MODEL`` shows the option ``name``: those of the run folder and the command line
-    always, the rest where the model takes them (:func:`pyross.fitting.takes_option`)."""
+    always, the rest where the model takes them (:func:`pyross.fitting.takes_option`; ``--m1``
+    where it takes ``--vae``)."""
     if name in _SECTIONS["Run"]:
         return True
-    return model == "m1m2" if name == "m1_run" else takes_option(model, name)
+    return takes_option(model, "vae_run" if name == "m1_run" else name)
 
 
 def model_defaults(model):
@@ -233,7 +228,8 @@ def model_defaults(model):
 
 def _constructor_option(name, default):
     """The option ``--name`` of a model's constructor argument that ``fit`` has no option for (a
-    model registered from outside pyross, say), typed after its default."""
+    model registered from outside pyross, say), typed after its default (a number, a string, a
+    flag, or sizes such as 500,500; arguments without a default or with a dict are not options)."""
     flag, help = f"--{name.replace('_', '-')}", f"the model's argument {name}"
     if isinstance(default, bool):
         return click.Option([f"{flag}/--no-{flag[2:]}", name], default=None, help=help)
@@ -248,9 +244,10 @@ class _ModelFit(click.Command):
 
     def __init__(self, model):
         params = [copy.copy(param) for param in _fit_options.params]
-        known = {param.name for param in params}
+        known = {param.name for param in params} | {flag for param in params for flag in param.opts}
         params += [_constructor_option(name, default) for name, default in constructor_defaults(model).items()
-                   if name not in known]
+                   if name not in known and f"--{name.replace('_', '-')}" not in known
+                   and isinstance(default, (bool, int, float, str, list, tuple))]
         defaults = model_defaults(model)
         for param in params:
             param.hidden = not _applies(model, param.name)
@@ -299,15 +296,26 @@ def fit_group():
     """Train a model and write a run folder (see 'models' for the models)."""
 
 
+def vae_of_m1(path):
+    """``--m1 PATH``: the VAE run of the M1 run at ``path`` (its sub-folder, or the VAE it reused);
+    ``path`` itself for any other run (it must then be a VAE run)."""
+    config = Run.open(path).config
+    if config["model"] != "m1":
+        return path
+    stage = recipe_of("m1").stages[0]
+    return config.get(stage.reuse) or os.path.join(path, stage.folder)
+
+
 def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_run, m1_run, **options):
     """Train ``model`` with the options of ``fit MODEL``, and write its run folder."""
     _check_positive(epochs=epochs)
-    if vae_run and model not in STACKED:
+    stages = recipe_of(model).stages
+    if vae_run and not stages:
         raise PyrossError(f"--vae does not apply to {model}")
     if m1_run:
-        if model != "m1m2":
+        if not stages:
             raise PyrossError(f"--m1 does not apply to {model}")
-        vae_run = vae_run_of(m1_run)
+        vae_run = vae_of_m1(m1_run)
     if resume_dir is not None:
         run = Run.open(resume_dir)
         config = run.config
@@ -315,7 +323,6 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         if data_dir:
             config["data_dir"] = data_dir
     else:
-        get_model_class(model)
         check_classifier(model, options["classifier"])
         if options["alpha"] is not None and options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
@@ -327,20 +334,15 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
         if vae_run:
-            for name in _VAE_STAGE:
+            for name in stages[0].training:
                 if options[name] is not None:
                     raise PyrossError(f"--{name.replace('_', '-')} applies to the VAE {model} trains, "
                                       f"not to the one it reuses (--vae, --m1)")
-            vae_config = require_finished(vae_run, "vae", config["dataset"], "--m1" if m1_run else "--vae").config
-            config.update({name: vae_config.get(key, 0) for name, key in _VAE_STAGE.items()})  # as it was trained
-            if model == "m1m2":
-                config["model_options"]["vae"] = vae_config["model_options"]
-            else:
-                config["model_options"].update({k: vae_config["model_options"][k] for k in VAE_OPTIONS})
-            config["vae_run"] = os.path.abspath(vae_run)
+            reuse_stages(config, vae_run, "--m1" if m1_run else "--vae")
     device = distributed.init(resolve_device(device))
     main = distributed.is_main()
-    if distributed.active() and config["model"] in STACKED and not config.get("vae_run"):
+    stages = recipe_of(config["model"]).stages
+    if distributed.active() and stages and not config.get(stages[0].reuse):
         raise PyrossError(f"{config['model']} under torchrun trains no VAE of its own: train one first "
                           f"(torchrun ... fit vae) and pass --vae RUN_DIR")
     distributed.check_batch_size(config["batch_size"])

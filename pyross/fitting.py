@@ -7,9 +7,11 @@ This is what ``pyross fit`` does after it has checked its options, usable from P
     config = new_config("m2", dataset="mnist", labels=100, epochs=2)
     summary = fit_run(create_run("runs/m2-demo", config), config)
 
-M1 trains in two stages: its VAE in the sub-folder ``vae/`` of the run (a run folder of its
-own, resumed or skipped if already there), unless ``vae_run`` names a finished VAE run;
-then the classifier head, with the encoder frozen.
+Nothing here names a model: each model's recipe (:mod:`pyross.recipes`) gives its objective,
+its defaults, the options it takes and its stages. A stage (M1's and M1+M2's VAE) trains in a
+sub-folder of the run (a run folder of its own, resumed or skipped if already there), unless
+the run names a finished one to reuse; the recipe's steps between stages (M1+M2's active
+units) run next, then the main training.
 """
 import inspect
 import os
@@ -26,50 +28,11 @@ from .data.registry import FOLDER
 from .data.semisupervised import subsample
 from .errors import PyrossError
 from .evaluation import accuracy
-from .models import CLASSIFIERS, get_model_class, trains_like
-from .models.m1 import SKLEARN_HEADS
-from .models.m1m2 import active_units
-from .objectives import COMPILABLE, check_jit, make_objective
-from .runs import BEST, CONFIG, LAST, SUMMARY, VAE_DIR, Run
+from .models import CLASSIFIERS, get_model_class
+from .recipes import COMMON_DEFAULTS, GENERAL_OPTIONS, check_jit, make_objective, recipe_of
+from .runs import BEST, CONFIG, LAST, SUMMARY, Run
 from .train import Trainer
 
-_VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
-        "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0, "kl_warmup": 0}
-_M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
-                  "lr": 3e-4, "epochs": 6, "augment": 3}
-
-#: the options of a VAE (those of M1, and M1+M2's ``vae``; copied from a VAE run given as ``vae_run``)
-VAE_OPTIONS = ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm", "likelihood", "sigma")
-#: the default options of each model; FF's classifier is M2's q(y | x), for matched comparisons
-MODEL_DEFAULTS = {
-    "m2": {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200], "decoder_hidden": [200, 400, 600],
-           "labelled_bound": "step"},
-    "ff": dict(_M2_CLASSIFIER),
-    "vae": dict(_VAE),
-    "dae": {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma", "kl_warmup")}, "noise": 0.3},
-    "m1": {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
-    # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
-    "m1m2": {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},
-             "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
-             "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 100, "augment": 0,
-             "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share"},
-    "ccvae": {"z_dim": 16, "hidden": [500], "activation": "softplus", "k": 100, "lr": 1e-3, "epochs": 10,
-              "augment": 0},
-}
-#: options every model has, with their defaults
-COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
-                   "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
-                   "attributes": None, "jit": False}
-#: options of the training rather than of the model
-TRAINING_OPTIONS = (*COMMON_DEFAULTS, "epochs", "lr", "augment", "vae_epochs", "vae_run", "steps_per_epoch",
-                    "active_threshold", "labelled_bound", "kl_warmup")
-#: the models that train or reuse a VAE first
-STACKED = ("m1", "m1m2")
-#: the training options only some models take (by the model they train like): alpha, the labelled
-#: bound and the JIT belong to the semi-supervised ELBO, labels to the models that classify
-_TRAINING_OPTION_MODELS = {"active_threshold": ("m1m2",), "labelled_bound": COMPILABLE, "alpha": COMPILABLE,
-                           "jit": COMPILABLE, "kl_warmup": ("vae", "m1", "m1m2"), "vae_epochs": STACKED,
-                           "vae_run": STACKED, "labels": CLASSIFIERS}
 #: constructor arguments that come from the dataset, not from the options
 _FROM_DATASET = ("x_dim", "num_classes", "image_shape")
 
@@ -90,17 +53,16 @@ def constructor_defaults(model):
 
 def takes_option(model, name):
     """Whether the model registered as ``model`` takes the option ``name``: one of its own
-    (:func:`model_option_names`), or a training option (:data:`TRAINING_OPTIONS`) that applies to it."""
-    only_for = _TRAINING_OPTION_MODELS.get(name)
-    return name in model_option_names(model) or (
-        name in TRAINING_OPTIONS and (only_for is None or trains_like(model) in only_for))
+    (:func:`model_option_names`), a training option of every model
+    (:data:`~pyross.recipes.GENERAL_OPTIONS`) or one of its recipe's."""
+    return name in model_option_names(model) or name in GENERAL_OPTIONS or name in recipe_of(model).options
 
 
 def new_config(model, **options):
     """The config of a new run: ``options`` over the model's defaults over the common ones.
 
-    :param options: training options (:data:`TRAINING_OPTIONS`) and the model's options
-        (:func:`model_option_names`); ``None`` means the default.
+    :param options: the options :func:`takes_option` allows: training options and the model's
+        own (:func:`model_option_names`); ``None`` means the default.
     :raises PyrossError: for an option the model does not take.
     """
     given = {k: v for k, v in options.items() if v is not None}
@@ -110,10 +72,12 @@ def new_config(model, **options):
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
     names = model_option_names(model)
-    merged = {**COMMON_DEFAULTS, **MODEL_DEFAULTS[trains_like(model)], **given}
+    recipe = recipe_of(model)
+    merged = {**COMMON_DEFAULTS, **recipe.defaults, **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
-    config = {k: v for k, v in merged.items() if k in TRAINING_OPTIONS}
+    training = {*COMMON_DEFAULTS, *GENERAL_OPTIONS, *recipe.options}
+    config = {k: v for k, v in merged.items() if k in training}
     config["model"] = model
     defaults = inspect.signature(get_model_class(model)).parameters
     config["model_options"] = {k: merged[k] if k in merged else defaults[k].default for k in names}
@@ -157,25 +121,17 @@ def _stderr(message):
     print(message, file=sys.stderr)
 
 
-def vae_options(config):
-    """The options of the VAE inside an M1 or M1+M2 run."""
-    options = config["model_options"]
-    return dict(options["vae"]) if config["model"] == "m1m2" else {k: options[k] for k in VAE_OPTIONS}
+def reuse_stages(config, path, option):
+    """Make the new run's ``config`` reuse the finished run at ``path`` (given as ``option``) as
+    its first stage instead of training one: that run's model options and training are recorded.
 
-
-def vae_run_of(path):
-    """The VAE run folder of ``path``: itself if it is a VAE run, its VAE's if it is an M1 run."""
-    config = Run.open(path).config
-    if config["model"] == "m1":
-        return config.get("vae_run") or os.path.join(path, VAE_DIR)
-    return path
-
-
-def _vae_config(config):
-    """The config of the VAE an M1 or M1+M2 run trains first."""
-    options = vae_options(config)
-    keep = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir", "kl_warmup")
-    return new_config("vae", **{k: config.get(k) for k in keep}, **options, epochs=config["vae_epochs"])
+    :raises PyrossError: for a folder that is not a finished run of the stage's model on the
+        same dataset.
+    """
+    stage = recipe_of(config["model"]).stages[0]
+    stage_config = require_finished(path, stage.model, config["dataset"], option).config
+    stage.adopt(config, stage_config)
+    config[stage.reuse] = os.path.abspath(path)
 
 
 def require_finished(path, model, dataset, option):
@@ -212,12 +168,14 @@ def ensure_trained(path, config, device="cpu", progress=True, echo=_stderr, data
     return run
 
 
-def _vae_stage(run, config, data, dataset, device, progress, echo):
-    """Train (or resume, or reuse) the VAE of an M1 run; return its finished run."""
-    if config.get("vae_run"):
-        return require_finished(config["vae_run"], "vae", config["dataset"], "--vae")
-    echo(f"{config['model']}, step 1: the VAE, trained without labels on {data.n_train} images; run folder {run.file(VAE_DIR)}")
-    return ensure_trained(run.file(VAE_DIR), _vae_config(config), device, progress, echo,
+def _stage(stage, number, run, config, data, dataset, device, progress, echo):
+    """Train (or resume, or reuse) one stage of a run; return its finished run."""
+    if config.get(stage.reuse):
+        return require_finished(config[stage.reuse], stage.model, config["dataset"], stage.reuse_flag)
+    path = run.file(stage.folder)
+    echo(f"{config['model']}, step {number}: the {stage.model.upper()}, trained without labels on {data.n_train} "
+         f"images; run folder {path}")
+    return ensure_trained(path, new_config(stage.model, **stage.run_options(config)), device, progress, echo,
                           data.without_labels(), dataset)
 
 
@@ -248,23 +206,29 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     """
     pyro.set_rng_seed(config["seed"])
     pyro.clear_param_store()
+    recipe = recipe_of(config["model"])
     net = build_model(config, dataset).to(device)
-    if config["model"] in STACKED:
-        vae_run = _vae_stage(run, config, data, dataset, device, progress, echo)
-        vae_run.restore(net.vae, BEST, device=device)
-        if config.get("active_threshold") and config["model_options"].get("units") is None:
-            _keep_active_units(run, config, net, data, echo)
-            vae, net = net.vae, build_model(config, dataset).to(device)
-            net.vae = vae  # restored above: no second read of its checkpoint
-        if config["model"] == "m1" and net.head is None:
-            if distributed.active():
-                raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
-            return _fit_estimator(net, run, data, config["seed"])
+    for number, stage in enumerate(recipe.stages, 1):
+        _stage(stage, number, run, config, data, dataset, device, progress, echo).restore(
+            getattr(net, stage.attribute), BEST, device=device)
+    for step in recipe.between:
+        options = step(net, data, config, echo)
+        if options is not None:  # recorded (a resumed run keeps them), and the model rebuilt with them
+            config["model_options"] = options
+            if distributed.is_main():
+                run.write_json(CONFIG, {**run.config, "model_options": options})
+            parts = {stage.attribute: getattr(net, stage.attribute) for stage in recipe.stages}
+            net = build_model(config, dataset).to(device)
+            for name, part in parts.items():  # trained above: no second read of their checkpoints
+                setattr(net, name, part)
+    if recipe.fitted_in_one_go and recipe.fitted_in_one_go(net):
+        if distributed.active():
+            raise PyrossError("a scikit-learn head trains in one process: run it without torchrun")
+        return _fit_estimator(net, run, data, config["seed"])
     if hasattr(net, "set_label_prior"):  # p(y): the label frequencies of the labelled images
         net.set_label_prior(data.labelled.y)
     objective = make_objective(config["model"], net, config["alpha"], len(data.labelled), data.n_train,
-                               config.get("jit", False), config.get("labelled_bound"),
-                               config.get("kl_warmup", 0) if trains_like(config["model"]) == "vae" else 0)
+                               **{k: config.get(k) for k in recipe.objective_options})
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
                       steps_per_epoch=config.get("steps_per_epoch"))
@@ -274,23 +238,6 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
          f"{len(data.unlabelled)} unlabelled, {trainer.steps_per_epoch} steps per epoch, "
          f"device {device}; run folder {run.path}")
     return trainer.fit(config["epochs"])
-
-
-def _keep_active_units(run, config, net, data, echo):
-    """M1+M2: choose the units of z1 that M2 models, once, from all training images, and record
-    them in the run's config (a resumed run keeps them)."""
-    images = torch.cat([data.labelled.x, data.unlabelled.x])
-    means = torch.cat([net.vae.encode(x) for x in images.split(5000)])
-    threshold = config["active_threshold"]
-    units = active_units(means, threshold)
-    if not units:
-        raise PyrossError(f"no unit of z1 is active (its means vary with standard deviation above {threshold}): "
-                          f"train the VAE longer, or start a new run with a lower --active-threshold (0 keeps every unit)")
-    echo(f"m1m2: M2 models the {len(units)} active units of z1's {net.vae.z_dim} (standard deviation of the means "
-         f"above {threshold}): {units}")
-    config["model_options"]["units"] = units
-    if distributed.is_main():
-        run.write_json(CONFIG, {**run.config, "model_options": config["model_options"]})
 
 
 def _fit_estimator(net, run, data, seed):
@@ -325,7 +272,7 @@ def fit_run(run, config=None, device="cpu", resume=False, progress=True, echo=_s
 
 def classifier_choices(model):
     """The values of ``--classifier`` that ``model`` takes."""
-    return {"m1": ("mlp",) + SKLEARN_HEADS, "m1m2": ("mlp",)}.get(model, ("mlp", "cnn"))
+    return recipe_of(model).classifiers
 
 
 def check_classifier(model, classifier):

@@ -42,7 +42,8 @@ serves all models: ``objective(model, guide, labelled, unlabelled)`` returns the
 step, ``objective.model`` / ``objective.guide`` are what :class:`~pyro.infer.SVI` runs,
 ``uses_labelled`` / ``uses_unlabelled`` say which batches it reads, ``terms`` holds the last
 step's terms for logging, and the unsupervised ones have ``loss(x)``, the mean loss of images
-``x``, for validation.
+``x``, for validation. Which model trains with which objective is its recipe's business
+(:mod:`pyross.recipes`).
 """
 import math
 import warnings
@@ -54,9 +55,7 @@ from pyro.infer import JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanF
 from pyro.poutine.messenger import Messenger
 from torch.nn import functional as F
 
-from .errors import PyrossError
 from .jit import PerShape
-from .models import trains_like
 from .optim import JointAdam
 
 
@@ -316,49 +315,6 @@ class Reconstruction:
         loss = self.loss(unlabelled)
         self.terms = {"reconstruction": loss.item()}
         return loss
-
-
-#: model name → ``(model, alpha, n_labelled, n_train) -> objective`` (and the options ``jit`` and
-#: ``labelled_bound`` for :data:`COMPILABLE` models)
-OBJECTIVES = {
-    "m2": SemiSupervisedELBO,
-    "m1m2": lambda model, *args, **options: SemiSupervisedELBO(model.m2, *args, **options),  # M2's, on the code z1
-    "ff": lambda model, *_: LabelledLikelihood(model),
-    "m1": lambda model, *_: LabelledLikelihood(model),
-    "vae": lambda model, *_, kl_warmup=0: UnsupervisedELBO(model, kl_warmup),
-    "dae": lambda model, *_: Reconstruction(model),
-    "ccvae": lambda model, *_: CCVAEBound(model),
-}
-
-
-#: the models trained with :class:`SemiSupervisedELBO`: their objective can be compiled
-#: (``jit=True``) and weighs its labelled bound (``labelled_bound``)
-COMPILABLE = ("m2", "m1m2")
-
-
-def check_jit(name):
-    """Raise a one-line error if the objective of the model ``name`` cannot be compiled."""
-    if trains_like(name) not in COMPILABLE:
-        raise PyrossError(f"--jit compiles the objective of {' and '.join(COMPILABLE)}, not of {name}")
-
-
-def make_objective(name, model, alpha, n_labelled, n_train, jit=False, labelled_bound=None, kl_warmup=0):
-    """The training objective of the model registered as ``name``: its entry of :data:`OBJECTIVES`,
-    or, for a model added with :func:`pyross.models.register`, the entry of the model it trains like.
-
-    :param bool jit: compile it (:data:`COMPILABLE` models only).
-    :param str labelled_bound: the weight of the labelled bound (:class:`SemiSupervisedELBO`, the
-        objective of :data:`COMPILABLE` models); ``None``: its default.
-    :param int kl_warmup: epochs of the VAE's KL warm-up (:class:`UnsupervisedELBO`); 0: none.
-    """
-    if jit:
-        check_jit(name)
-    options = {"jit": True} if jit else {}  # only the compilable objectives take these options
-    if labelled_bound is not None:
-        options["labelled_bound"] = labelled_bound
-    if kl_warmup:
-        options["kl_warmup"] = kl_warmup
-    return OBJECTIVES[trains_like(name)](model, alpha, n_labelled, n_train, **options)
 
 
 def make_svi(objective, lr, loss_and_grads=None):

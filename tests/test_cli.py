@@ -91,7 +91,7 @@ def test_fit_help_lists_the_models():
     ("vae", ["--kl-warmup", "--likelihood", "--sigma", "--unlabelled"],
      ["--alpha", "--labels", "--classifier", "--jit", "--noise", "--vae "]),
     ("dae", ["--noise", "--hidden"], ["--kl-warmup", "--likelihood", "--alpha", "--labels"]),
-    ("m1", ["--vae ", "--vae-epochs", "--classifier [mlp|svm|rf|logreg]"], ["--m1 ", "--alpha", "--jit"]),
+    ("m1", ["--vae ", "--m1 ", "--vae-epochs", "--classifier [mlp|svm|rf|logreg]"], ["--alpha", "--jit", "--noise"]),
     ("m1m2", ["--vae ", "--m1 ", "--active-threshold", "--alpha", "--jit"], ["--noise", "--k ", "--classifier "]),
     ("ccvae", ["--k ", "--labels"], ["--alpha", "--noise", "--vae "]),
 ])

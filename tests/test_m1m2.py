@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from pyross.models import M1M2
 from pyross.models.m1m2 import active_units
-from pyross.objectives import make_objective
+from pyross.recipes import make_objective
 from tests.test_baselines import PNG, TINY, _vae_tensors
 from tests.test_cli import invoke
 from tests.test_m2_objective import log_normal

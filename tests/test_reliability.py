@@ -120,8 +120,8 @@ BAD_VALUES = st.one_of(
     st.tuples(st.just("--labels"), st.integers(21, 10_000).map(lambda n: str(10 * n))),  # more than the data
     st.tuples(st.just("--labels"), st.text(min_size=1).filter(lambda t: not t.strip().isdigit() and t != "all")),
     st.tuples(st.sampled_from(["--epochs", "--batch-size", "--z-dim"]), st.integers(-1000, 0).map(str)),
-    st.tuples(st.just("--hidden"), st.text(min_size=1).filter(lambda t: not all(
-        p.strip().isdigit() and int(p) > 0 for p in t.split(",")))),
+    st.tuples(st.just("--hidden"), st.text(min_size=1).filter(lambda t: not all(  # isdigit() admits '²'
+        p.strip().isascii() and p.strip().isdigit() and int(p) > 0 for p in t.split(",")))),
     st.tuples(st.just("--dataset"), st.text(min_size=1).filter(lambda t: t != "mnist")),
 )
 

@@ -23,24 +23,34 @@ MODELS = {
 CLASSIFIERS = ["m2", "m1m2", "m1", "ff", "ccvae"]
 #: a model registered with :func:`register` → the built-in model it trains like
 TRAINS_LIKE = {}
+#: a model registered with :func:`register` with a recipe of its own → that
+#: :class:`~pyross.recipes.Recipe`
+OWN_RECIPES = {}
 
 
-def register(name, cls, description, like="m2"):
+def register(name, cls, description, like="m2", recipe=None):
     """Make a new model class available by ``name``: to the trainer, the CLI and run folders.
 
-    The new model trains like the built-in model ``like``: with its objective (e.g. M2's
-    semi-supervised ELBO, which enumerates every discrete site of the guide), its default
-    options, and as a classifier if ``like`` is one. Its constructor's arguments become its
-    options, as for the built-in models.
+    The new model trains like the built-in model ``like``: with its recipe (its objective, e.g.
+    M2's semi-supervised ELBO, which enumerates every discrete site of the guide, its default
+    options, its stages), and as a classifier if ``like`` is one. Or it brings a ``recipe`` of its
+    own (:class:`pyross.recipes.Recipe`), stages included, and classifies if it has a
+    ``classifier``. Its constructor's arguments become its options, as for the built-in models.
 
     :param str name: the name on the command line, e.g. ``"m2w"``.
     :param type cls: the model class (``model``/``guide`` methods, an ``nn.Module``).
     :param str description: one line for ``pyross models``.
-    :param str like: the built-in model it trains like.
+    :param str like: the built-in model it trains like (when it has no ``recipe``).
+    :param recipe: how it trains (:class:`pyross.recipes.Recipe`); ``None``: as ``like`` does.
     """
     if name in MODELS:
         raise ValueError(f"a model named {name!r} is registered already")
     MODELS[name] = (cls, description)
+    if recipe is not None:
+        OWN_RECIPES[name] = recipe
+        if hasattr(cls, "classifier"):
+            CLASSIFIERS.append(name)
+        return
     TRAINS_LIKE[name] = trains_like(like)
     if like in CLASSIFIERS:
         CLASSIFIERS.append(name)
@@ -61,5 +71,5 @@ def get_model_class(name):
     return MODELS[name][0]
 
 
-__all__ = ["CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "VAE", "get_model_class", "register",
-           "trains_like"]
+__all__ = ["CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "OWN_RECIPES", "VAE", "get_model_class",
+           "register", "trains_like"]

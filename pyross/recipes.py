@@ -1,0 +1,200 @@
+r"""How each model trains: its recipe, in one place.
+
+A :class:`Recipe` says everything :mod:`pyross.fitting` needs to train a model, so that the
+fitting code names no model:
+
+* its **objective**, built from the network, Kingma's :math:`\alpha`, the numbers of labelled
+  and of all training images, and the options of the run the objective takes;
+* its **default options**, and the **training options** it takes beyond those every model has;
+* its **stages**, if it has more than one: M1 and M1+M2 train a VAE first (a run folder of its
+  own in the sub-folder ``vae/``, resumed or reused), whose weights then go into the model;
+* the **steps between** the stages and the main training, e.g. M1+M2's choice of the active
+  units of :math:`z_1`, and whether the model is **fitted in one go** instead of by SVI (M1 with
+  a scikit-learn head).
+
+A model added with :func:`pyross.models.register` trains like a built-in one (``like="m2"``:
+that model's recipe) or brings its own (``recipe=Recipe(...)``), stages included.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+from .errors import PyrossError
+from .models import OWN_RECIPES, trains_like
+from .models.m1 import SKLEARN_HEADS
+from .models.m1m2 import active_units
+from .objectives import CCVAEBound, LabelledLikelihood, Reconstruction, SemiSupervisedELBO, UnsupervisedELBO
+
+#: the options of a VAE: those of M1, and M1+M2's ``vae`` (copied from a VAE run given as ``vae_run``)
+VAE_OPTIONS = ("z_dim", "hidden", "decoder_hidden", "activation", "batch_norm", "likelihood", "sigma")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A model trained before the main one, without labels, into a sub-folder of the run (or a
+    finished run reused instead); its best weights are then loaded into an attribute of the
+    main model.
+
+    :param str model: the registered name of the stage's model.
+    :param str attribute: the main model's attribute that holds it (e.g. a frozen VAE).
+    :param str folder: its sub-folder of the run.
+    :param tuple options: the stage model's options, which the main model's options hold.
+    :param str nested: the main model's option (a dict) that holds them; ``None``: they are
+        among the main model's own options.
+    :param dict training: the run's options that say how the stage trains, each by the name the
+        stage's own run gives it (``vae_epochs`` is the VAE's ``epochs``).
+    :param tuple shared: the run's options the stage's run takes as they are.
+    :param str reuse: the run's option naming a finished run to use instead.
+    :param str reuse_flag: how the command line spells it.
+    """
+
+    model: str = "vae"
+    attribute: str = "vae"
+    folder: str = "vae"
+    options: tuple = VAE_OPTIONS
+    nested: Optional[str] = None
+    training: dict = field(default_factory=lambda: {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"})
+    shared: tuple = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir")
+    reuse: str = "vae_run"
+    reuse_flag: str = "--vae"
+
+    def model_options(self, config):
+        """The options of the stage's model in the run's ``config``."""
+        options = config["model_options"]
+        return dict(options[self.nested]) if self.nested else {k: options[k] for k in self.options}
+
+    def run_options(self, config):
+        """The options of the stage's own run (its model's and its training's) from the run's ``config``."""
+        trained = {key: config[name] for name, key in self.training.items() if config.get(name) is not None}
+        return {**{k: config.get(k) for k in self.shared}, **self.model_options(config), **trained}
+
+    def adopt(self, config, stage_config):
+        """Make ``config`` describe the finished stage run it reuses (whose config is ``stage_config``):
+        that run's model options, and how it was trained."""
+        config.update({name: stage_config.get(key, 0) for name, key in self.training.items()})
+        if self.nested:
+            config["model_options"][self.nested] = stage_config["model_options"]
+        else:
+            config["model_options"].update({k: stage_config["model_options"][k] for k in self.options})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model trains.
+
+    :param objective: ``(net, alpha, n_labelled, n_train, **options) -> objective``, a Pyro loss
+        (see :mod:`pyross.objectives`).
+    :param dict defaults: the model's default options (and training options).
+    :param tuple options: the training options it takes beyond :data:`GENERAL_OPTIONS`.
+    :param tuple objective_options: the run's options handed to ``objective`` where set.
+    :param tuple classifiers: the values of ``classifier`` it takes, if it has that option.
+    :param tuple stages: the :class:`Stage` s trained first, in order.
+    :param tuple between: steps run after the stages, before training, each
+        ``(net, data, config, echo) -> new model options or None``; new options are recorded in
+        the run's config and the model is rebuilt with them, its stages' parts kept.
+    :param fitted_in_one_go: ``net -> bool``: the model is then fitted by its ``fit_estimator``
+        on the labelled images, not by SVI (a scikit-learn head).
+    """
+
+    objective: Callable
+    defaults: dict
+    options: tuple = ()
+    objective_options: tuple = ()
+    classifiers: tuple = ("mlp", "cnn")
+    stages: tuple = ()
+    between: tuple = ()
+    fitted_in_one_go: Optional[Callable] = None
+
+
+#: options every model takes, with their defaults
+COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
+                   "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
+                   "attributes": None, "jit": False}
+#: the training options every model takes (the others are in its recipe's ``options``)
+GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit")), "epochs", "lr", "augment",
+                   "steps_per_epoch")
+
+
+def keep_active_units(net, data, config, echo):
+    """M1+M2, between its VAE and its M2: the units of z1 whose means vary over all training
+    images with standard deviation above ``active_threshold``, chosen once (a resumed run keeps
+    them); ``None`` where there is nothing to choose."""
+    threshold = config.get("active_threshold")
+    if not threshold or config["model_options"].get("units") is not None:
+        return None
+    images = torch.cat([data.labelled.x, data.unlabelled.x])
+    means = torch.cat([net.vae.encode(x) for x in images.split(5000)])
+    units = active_units(means, threshold)
+    if not units:
+        raise PyrossError(f"no unit of z1 is active (its means vary with standard deviation above {threshold}): "
+                          f"train the VAE longer, or start a new run with a lower --active-threshold (0 keeps every unit)")
+    echo(f"{config['model']}: M2 models the {len(units)} active units of z1's {net.vae.z_dim} (standard deviation "
+         f"of the means above {threshold}): {units}")
+    return {**config["model_options"], "units": units}
+
+
+_VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
+        "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0, "kl_warmup": 0}
+_M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
+                  "lr": 3e-4, "epochs": 6, "augment": 3}
+#: the options of Kingma's semi-supervised ELBO (:class:`~pyross.objectives.SemiSupervisedELBO`)
+_SEMI_SUPERVISED = ("alpha", "labelled_bound", "jit")
+_VAE_STAGE = ("vae_epochs", "vae_run", "kl_warmup")
+
+
+def _supervised(net, *_):
+    return LabelledLikelihood(net)
+
+
+#: the recipe of each built-in model; FF's defaults make its network exactly M2's q(y | x)
+RECIPES = {
+    "m2": Recipe(SemiSupervisedELBO, {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200],
+                                      "decoder_hidden": [200, 400, 600], "labelled_bound": "step"},
+                 options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound")),
+    # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
+    "m1m2": Recipe(lambda net, *args, **options: SemiSupervisedELBO(net.m2, *args, **options),  # M2's, on z1
+                   {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},
+                    "z_dim": 50, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
+                    "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 100, "augment": 0,
+                    "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share"},
+                   options=(*_SEMI_SUPERVISED, "labels", *_VAE_STAGE, "active_threshold"),
+                   objective_options=("jit", "labelled_bound"), classifiers=("mlp",),
+                   stages=(Stage(nested="vae"),), between=(keep_active_units,)),
+    "m1": Recipe(_supervised, {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
+                 options=("labels", *_VAE_STAGE), classifiers=("mlp", *SKLEARN_HEADS), stages=(Stage(),),
+                 fitted_in_one_go=lambda net: net.head is None),
+    "ff": Recipe(_supervised, dict(_M2_CLASSIFIER), options=("labels",)),
+    "vae": Recipe(lambda net, *_, kl_warmup=0: UnsupervisedELBO(net, kl_warmup), dict(_VAE),
+                  options=("kl_warmup",), objective_options=("kl_warmup",)),
+    "dae": Recipe(lambda net, *_: Reconstruction(net),
+                  {**{k: v for k, v in _VAE.items() if k not in ("likelihood", "sigma", "kl_warmup")}, "noise": 0.3}),
+    "ccvae": Recipe(lambda net, *_: CCVAEBound(net), {"z_dim": 16, "hidden": [500], "activation": "softplus",
+                                                      "k": 100, "lr": 1e-3, "epochs": 10, "augment": 0},
+                    options=("labels",)),
+}
+
+
+def recipe_of(name):
+    """The recipe of the model registered as ``name``: its own, or that of the model it trains like."""
+    return OWN_RECIPES.get(name) or RECIPES[trains_like(name)]
+
+
+def check_jit(name):
+    """Raise a one-line error if the objective of the model ``name`` cannot be compiled."""
+    if "jit" not in recipe_of(name).options:
+        compiled = [model for model, recipe in RECIPES.items() if "jit" in recipe.options]
+        raise PyrossError(f"--jit compiles the objective of {' and '.join(compiled)}, not of {name}")
+
+
+def make_objective(name, net, alpha, n_labelled, n_train, **options):
+    """The training objective of the model registered as ``name``, for the network ``net``.
+
+    :param options: the run's options; those the recipe's objective takes (``jit``,
+        ``labelled_bound``, ``kl_warmup``) are handed to it where set.
+    """
+    if options.get("jit"):
+        check_jit(name)
+    recipe = recipe_of(name)
+    given = {k: options[k] for k in recipe.objective_options if options.get(k)}
+    return recipe.objective(net, alpha, n_labelled, n_train, **given)
