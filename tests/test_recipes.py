@@ -3,13 +3,14 @@ its codes, declared by a recipe and nothing else. It trains through the CLI, res
 Ctrl-C in either stage, and is evaluated and used by ``predict``."""
 import json
 import signal
+from dataclasses import replace
 
 import pytest
 import torch
 from PIL import Image
 
 from pyross.models import CLASSIFIERS, M1M2, MODELS, OWN_RECIPES, VAE, register
-from pyross.objectives import SemiSupervisedELBO, UnsupervisedELBO
+from pyross.objectives import SemiSupervisedELBO
 from pyross.recipes import RECIPES, Recipe, Stage, recipe_of
 from tests.test_cli import invoke
 
@@ -43,24 +44,34 @@ class MeanCodeM2(M1M2):
 
 TINY_VAE = {"z_dim": 4, "hidden": [16], "decoder_hidden": None, "activation": "softplus", "batch_norm": "none",
             "likelihood": "bernoulli", "sigma": 0.1}
-#: stage 1: a VAE (the built-in class, registered under a name of its own with its own objective)
-CODE_VAE = Recipe(lambda net, *_: Interrupting(UnsupervisedELBO(net), "vae"),
-                  {**TINY_VAE, "lr": 1e-3, "epochs": 2, "augment": 0})
-#: stage 2: M2 on the codes, with Kingma's objective on the M2 part
+#: a VAE trained first (stage 1), then M2 on the means of its code, with Kingma's objective on the M2 part
 MEAN_CODE_M2 = Recipe(
-    lambda net, *args, **options: Interrupting(SemiSupervisedELBO(net.m2, *args, **options), "m2"),
+    lambda net, *args, **options: SemiSupervisedELBO(net.m2, *args, **options),
     {"vae": TINY_VAE, "z_dim": 2, "hidden": [8], "decoder_hidden": [8], "classifier_hidden": [8],
      "activation": "relu", "batch_norm": "none", "lr": 1e-3, "epochs": 2, "augment": 0, "vae_epochs": 2},
     options=("alpha", "labels", "vae_epochs", "vae_run"), classifiers=("mlp",),
-    stages=(Stage(model="codevae", nested="vae", training={"vae_epochs": "epochs"}),))
+    stages=(Stage(model="vae", nested="vae", training={"vae_epochs": "epochs"}),))
+
+
+def interrupting(recipe, name, stage_model=None):
+    """``recipe`` with an objective that can press Ctrl-C (:class:`Interrupting`), and its stage's
+    model renamed ``stage_model``."""
+    objective = recipe.objective
+    stages = tuple(replace(stage, model=stage_model) for stage in recipe.stages)
+    return replace(recipe, objective=lambda *args, **options: Interrupting(objective(*args, **options), name),
+                   stages=stages)
+
+
 ARGS = ["--labels", "20", "--unlabelled", "60", "--batch-size", "10", "--device", "cpu", "--quiet"]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def registered():
     """Register both models as a user would, from outside pyross; forget them afterwards."""
-    register("codevae", VAE, "test: a VAE with an objective of its own", recipe=CODE_VAE)
-    register("meancode", MeanCodeM2, "test: a VAE, then M2 on its means", recipe=MEAN_CODE_M2)
+    # the same models, with objectives that can press Ctrl-C: a VAE under a name of its own, then MeanCodeM2
+    register("codevae", VAE, "test: a VAE with an objective of its own", recipe=interrupting(RECIPES["vae"], "vae"))
+    register("meancode", MeanCodeM2, "test: a VAE, then M2 on its means",
+             recipe=interrupting(MEAN_CODE_M2, "m2", stage_model="codevae"))
     yield
     for name in ("codevae", "meancode"):
         del MODELS[name], OWN_RECIPES[name]
@@ -72,7 +83,7 @@ def epochs(path):
 
 
 def test_the_recipe_is_the_models(registered):
-    assert recipe_of("meancode") is MEAN_CODE_M2 and "meancode" not in RECIPES
+    assert recipe_of("meancode").defaults is MEAN_CODE_M2.defaults and "meancode" not in RECIPES
     assert "meancode" in CLASSIFIERS and "codevae" not in CLASSIFIERS  # it has a classifier, the VAE not
 
 
