@@ -65,7 +65,7 @@ class Trainer:
     """Fit a model on :class:`~pyross.data.SemiSupervisedData`.
 
     :param model: e.g. :class:`~pyross.models.M2`, on the data's device.
-    :param objective: its training objective (:func:`~pyross.objectives.make_objective`).
+    :param objective: its training objective (:func:`~pyross.recipes.make_objective`).
     :param data: the labelled / unlabelled partition and held-out splits.
     :param run: the :class:`~pyross.runs.Run` to write to.
     :param int batch_size: images per labelled and per unlabelled batch.
