@@ -18,7 +18,7 @@ LAPTOP = (1280, 900)
 #: the pages a learner starts with, and their screenshots
 PAGES = {"models/m2.html": "docs-m2-page.png", "tutorial.html": "docs-tutorial-page.png"}
 # no connection leaves the browser: every host name fails to resolve, and no background requests
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
           "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=20000"]
 # after the page has loaded, record the widths of its code blocks (content and box) on <body>
