@@ -46,6 +46,14 @@ def test_maths_is_rendered_with_no_network(html, page):
 
 
 @needs_chromium
+@pytest.mark.parametrize("page", ["notebooks/01-elbo-vae.html", "notebooks/02-m2-enumeration.html",
+                                  "notebooks/03-new-latent-site.html", "notebooks/04-train-and-look.html"])
+def test_lesson_cells_and_outputs_read_without_horizontal_scrolling(html, page):
+    widths = browser.code_widths(str(html / page))
+    assert len(widths) >= 8 and all(content <= box for content, box in widths), widths
+
+
+@needs_chromium
 def test_m2_code_reads_without_horizontal_scrolling_at_a_laptop_width(html):
     widths = browser.code_widths(str(html / "models" / "m2.html"))
     assert len(widths) >= 2  # M2.model and M2.guide at least
