@@ -71,7 +71,6 @@ def new_config(model, **options):
     for name in given:
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
-    names = model_option_names(model)
     recipe = recipe_of(model)
     merged = {**COMMON_DEFAULTS, **recipe.defaults, **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
@@ -79,8 +78,7 @@ def new_config(model, **options):
     training = {*COMMON_DEFAULTS, *GENERAL_OPTIONS, *recipe.options}
     config = {k: v for k, v in merged.items() if k in training}
     config["model"] = model
-    defaults = inspect.signature(get_model_class(model)).parameters
-    config["model_options"] = {k: merged[k] if k in merged else defaults[k].default for k in names}
+    config["model_options"] = {k: merged.get(k, default) for k, default in constructor_defaults(model).items()}
     return config
 
 
