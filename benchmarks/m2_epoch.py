@@ -1,36 +1,43 @@
-"""Seconds per epoch and peak memory of pyross's M2 against plain PyTorch, in one run.
+"""Seconds per epoch and peak memory of pyross's M2, of a hand-written PyTorch M2, and of the floor.
 
-The paper's M2 (Kingma et al. 2014): MLPs of 500 softplus units, z of 50, an MLP classifier,
-batch 100, 100 labels and the other 49,900 MNIST training images unlabelled. One epoch is
-one pass over the unlabelled images; each step takes one labelled and one unlabelled batch.
-
-Each implementation trains in a fresh Python process of its own (so that its peak resident
-memory is its own), on the same data, networks, batches and optimiser:
+One epoch of M2 on MNIST with 100 labels: one pass over the 49,900 unlabelled images, batch
+100, each step with a labelled and an unlabelled batch (499 steps). Three things, side by side:
 
 ``pyross``
-    pyross's training path: :class:`pyross.train.Trainer` stepping
-    :class:`pyross.objectives.SemiSupervisedELBO` (Pyro ``TraceEnum_ELBO``) on
-    :class:`pyross.models.M2`.
-``pyross-jit``
-    the same with the objective compiled (``fit --jit``: Pyro's ``JitTraceEnum_ELBO``, see
-    :mod:`pyross.jit`).
+    pyross's real training path: ``pyross fit m2 ... --epochs N`` run through its command line
+    in this process (trainer, data, binarisation, augmentation, the evaluation of the validation
+    and test sets, checkpoints and logging included). Each phase is timed on the way
+    (:func:`timed_phases`), which gives where an epoch's time goes.
 ``torch``
-    the baseline: the same objective written by hand in plain PyTorch, the way one writes it
-    first: the unlabelled images repeated once per class, every class's bound computed on the
-    repeated batch, then weighted by q(y | x).
-``torch-broadcast`` (with ``--all``)
-    the hand-written objective again, with the images not repeated: the networks' first
-    layers broadcast the one-hot classes against the batch (as pyross's do).
+    the fastest plain-PyTorch M2 of the same networks written here: the two bounds by hand with
+    the classes broadcast against the batch (no repeated images), PyTorch's fused Adam, the same
+    binarisation, augmentation and evaluation of both held-out sets each epoch.
+``floor``
+    the matrix products and convolutions of one training step of ``torch`` (forward and
+    backward), recorded with their shapes, strides and dtypes and replayed on random tensors in
+    the same process right after its epoch: the time of the arithmetic alone at this machine's
+    throughput, times the steps of an epoch. Its FLOPs are counted from the shapes by
+    :class:`torch.utils.flop_counter.FlopCounterMode`.
+``import``
+    a process that only imports torch and pyro: the baseline of the peak memory.
 
-Run from the repository root::
+Two configurations: ``paper`` (Kingma et al.'s networks: 500 softplus units, z of 50, an MLP
+classifier, no augmentation, lr 3e-4, alpha 0.1) and ``default`` (``fit m2``'s defaults: a CNN
+classifier, shifted labelled images, batch norm). ``--precision bfloat16`` runs pyross with
+``--precision bfloat16`` and the other two under ``torch.autocast`` with bfloat16.
 
-    python benchmarks/m2_epoch.py                 # pyross vs torch, one epoch each
-    python benchmarks/m2_epoch.py --all --rounds 3 --threads 1
+Each implementation runs in a fresh process (its peak memory is its own); the rounds interleave
+them, because this machine's speed drifts from minute to minute. Run from the repository root::
 
-It prints a table of seconds per epoch and peak memory and the ratios of pyross's times to the
-hand-written ones.
+    python benchmarks/m2_epoch.py --config paper default --rounds 3
+    python benchmarks/m2_epoch.py --config paper --precision bfloat16 --rounds 3
+    python benchmarks/m2_epoch.py --steps 50 --rounds 1        # a quick look: 50 steps an epoch
+
+It prints each round, the median and the spread, the ratios and the peak memory, and writes
+them as JSON with ``--json FILE``.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -39,117 +46,293 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
-from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
-from pyross.data import SemiSupervisedData, binarize, get_dataset  # noqa: E402
-from pyross.models import M2  # noqa: E402
-from pyross.nets import one_hot  # noqa: E402
-from pyross.objectives import SemiSupervisedELBO  # noqa: E402
-from pyross.train import Trainer  # noqa: E402
+#: ``fit m2`` options of each configuration (what is not given is fit m2's default)
+CONFIGS = {
+    "paper": ["--classifier", "mlp", "--augment", "0", "--activation", "softplus", "--batch-norm", "none",
+              "--z-dim", "50", "--hidden", "500", "--classifier-hidden", "500", "--decoder-hidden", "500",
+              "--lr", "3e-4", "--alpha", "0.1"],
+    "default": [],
+}
+LABELS, BATCH, SEED = 100, 100, 0
 
-PAPER_M2 = {"z_dim": 50, "hidden": [500], "activation": "softplus", "batch_norm": "none", "classifier": "mlp"}
-ALPHA, LR, BATCH, LABELS, SEED = 0.1, 3e-4, 100, 100, 0
-HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def gaussian_log_density(value, loc, scale):
-    """log N(value | loc, scale), summed over the last dimension."""
-    return (-((value - loc) / scale) ** 2 / 2 - scale.log() - HALF_LOG_2PI).sum(-1)
+def _synchronize(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
 
+
+# ---------------------------------------------------------------------------------------- pyross
+
+@contextlib.contextmanager
+def timed_phases(device):
+    """Wrap the phases of pyross's training path in timers; yields the list of its epochs, each
+    ``{"seconds": of the whole epoch (training, evaluation, checkpoints, logging), "phases":
+    {phase: seconds}}``."""
+    import pyro
+    from pyross import runs, train
+
+    seconds, epochs, originals = {}, [], []
+
+    def wrap(owner, name, phase):
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        def timed(*args, **kwargs):
+            _synchronize(device)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                _synchronize(device)
+                seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
+        setattr(owner, name, timed)
+
+    wrap(pyro.infer.SVI, "step", "training steps (SVI.step: forward, backward, Adam)")
+    wrap(train.Trainer, "_prepare", "data: binarisation")
+    wrap(train, "random_shift", "data: drawing the batch, shifts")
+    wrap(train.Trainer, "evaluate", "evaluation (validation and test sets)")
+    wrap(runs.Run, "save_checkpoint", "checkpoints (last.pt and best.pt)")
+    wrap(runs.Run, "log_metrics", "logging")
+    original_epoch = train.Trainer.finish_epoch
+    originals.append((train.Trainer, "finish_epoch", original_epoch))
+
+    def epoch(self, *args):
+        before, start = dict(seconds), time.perf_counter()
+        original_epoch(self, *args)
+        total = time.perf_counter() - start
+        phases = {k: v - before.get(k, 0.0) for k, v in seconds.items()}
+        phases["other (the loop, indexing, progress bar, loss terms)"] = total - sum(phases.values())
+        epochs.append({"seconds": total, "phases": phases})
+    train.Trainer.finish_epoch = epoch
+    try:
+        yield epochs
+    finally:
+        for owner, name, original in reversed(originals):
+            setattr(owner, name, original)
+
+
+def run_pyross(config, precision, epochs, steps, device):
+    """``pyross fit m2`` through its command line, timed phase by phase."""
+    from pyross.cli import main
+    with tempfile.TemporaryDirectory() as out:
+        args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--precision", precision, "--device", device,
+                "--seed", str(SEED), "--out", os.path.join(out, "run"), "--quiet"]
+        args += ["--steps-per-epoch", str(steps)] if steps else []
+        with timed_phases(device) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
+            try:
+                main(args)
+            except SystemExit as e:
+                if e.code:
+                    raise
+        with open(os.path.join(out, "run", "metrics.jsonl")) as f:
+            metrics = [json.loads(line) for line in f]
+    return {"epoch_seconds": [e["seconds"] for e in epochs_timed], "phases": epochs_timed[-1]["phases"],
+            "valid_accuracy": [m["valid_accuracy"] for m in metrics]}
+
+
+# ---------------------------------------------------------------------------------------- torch
 
 def negative_labelled_elbo(net, x, y_onehot):
-    r"""Kingma's :math:`\mathcal{L}(x, y)` per image, one reparameterised sample of z."""
+    r"""Kingma's :math:`\mathcal{L}(x, y)` per image, one reparameterised sample of z; the Gaussian
+    log-densities in closed form where they cancel (``log q(z) - log p(z)`` at the sample)."""
+    from torch.nn import functional as F
     loc, scale = net.encoder_z(x, y_onehot)
-    z = loc + scale * torch.randn_like(loc)
+    eps = torch.randn_like(loc)
+    z = loc + scale * eps
     logits = net.decoder(y_onehot, z)
     log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
-    log_pz = gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))
-    log_qz = gaussian_log_density(z, loc, scale)
-    log_py = -math.log(net.num_classes)
-    return -(log_px + log_py + log_pz - log_qz)
+    # log q(z|x,y) - log p(z) at z = loc + scale * eps (the 2 pi terms cancel)
+    log_q_over_p = (-eps ** 2 / 2 - scale.log() + z ** 2 / 2).sum(-1)
+    return -(log_px - math.log(net.num_classes) - log_q_over_p)
 
 
-def torch_loss(net, x_l, y_l, x_u, classifier_weight, repeat):
-    """The pyross step loss (labelled bound + unlabelled bound + weighted classifier loss),
-    means over the batches, written with plain tensors."""
+def torch_loss(net, x_l, y_l, x_u, alpha_weight, labelled_weight):
+    """The step loss of pyross's ``SemiSupervisedELBO``, written with plain tensors."""
+    from torch.nn import functional as F
+    from pyross.nets import one_hot
     k = net.num_classes
     labelled = negative_labelled_elbo(net, x_l, one_hot(y_l, k)).mean()
     logits = net.encoder_y(x_u)
-    q = logits.softmax(-1)
-    if repeat:  # every image once per class: (K * B, D)
-        classes = torch.arange(k, device=x_u.device).repeat_interleave(len(x_u))
-        bound = negative_labelled_elbo(net, x_u.repeat(k, 1), one_hot(classes, k)).reshape(k, -1).T
-    else:  # the classes broadcast against the batch: (K, 1, K) with (B, D)
-        classes = one_hot(torch.arange(k, device=x_u.device), k).unsqueeze(1)
-        bound = negative_labelled_elbo(net, x_u, classes).T
-    entropy = -(q * logits.log_softmax(-1)).sum(-1)
-    unlabelled = ((q * bound).sum(-1) - entropy).mean()
+    classes = one_hot(torch.arange(k, device=x_u.device), k).unsqueeze(1)  # (K, 1, K) against (B, D)
+    bound = negative_labelled_elbo(net, x_u, classes).T  # (B, K)
+    log_q = logits.log_softmax(-1)
+    unlabelled = (log_q.exp() * (bound + log_q)).sum(-1).mean()
     classifier = F.cross_entropy(net.encoder_y(x_l), y_l)
-    return labelled + unlabelled + classifier_weight * classifier
+    return labelled_weight * labelled + unlabelled + alpha_weight * classifier
 
 
-def load(data_dir, device):
-    dataset = get_dataset("mnist", data_dir)
-    return SemiSupervisedData.from_dataset(dataset, LABELS, SEED, "all", device), dataset
+def _binarize(x):
+    return (torch.rand_like(x) < x).to(x.dtype)
 
 
-def run_torch(data, net, device, repeat, steps):
-    """One epoch (or ``steps`` steps) of the hand-written objective with torch.optim.Adam."""
-    optimiser = torch.optim.Adam(net.parameters(), lr=LR)
-    weight = ALPHA * data.n_train / len(data.labelled)
+def torch_setup(config, device):
+    """The network, data and options of ``config``, built as pyross builds them (the same networks)."""
+    from pyross.fitting import build_model, dataset_of, load_data, new_config
+    options = {"classifier": None, "augment": None, "activation": None, "batch_norm": None, "z_dim": None,
+               "hidden": None, "classifier_hidden": None, "decoder_hidden": None, "lr": None, "alpha": None}
+    flags = CONFIGS[config]
+    for flag, value in zip(flags[::2], flags[1::2]):
+        name = flag[2:].replace("-", "_")
+        options[name] = [int(value)] if name.endswith("hidden") else type_of(name)(value)
+    run_config = new_config("m2", **options, seed=SEED)
+    torch.manual_seed(SEED)
+    dataset = dataset_of(run_config)
+    net = build_model(run_config, dataset).to(device)
+    data = load_data(run_config, dataset, device)
+    return net, data, dataset, run_config
+
+
+def type_of(name):
+    return {"augment": int, "z_dim": int, "lr": float, "alpha": float}.get(name, str)
+
+
+def accuracy(net, split):
+    net.eval()
+    with torch.no_grad():
+        right = sum((net.encoder_y(x).argmax(-1) == y).sum().item()
+                    for x, y in zip(split.x.split(1000), split.y.split(1000)))
+    net.train()
+    return right / len(split)
+
+
+def torch_steps(net, data, dataset, run_config, precision, steps, device):
+    """The step function of the hand-written M2 and the batches of an epoch."""
+    from pyross.data import random_shift
+    optimiser = torch.optim.Adam(net.parameters(), lr=run_config["lr"], fused=True)
+    alpha_weight = run_config["alpha"] * data.n_train / len(data.labelled)
+    labelled_weight = 1.0 if run_config["labelled_bound"] == "step" else len(data.labelled) / data.n_train
+    shift, shape = run_config["augment"], dataset.image_shape
+    autocast = (torch.autocast(device, dtype=torch.bfloat16) if precision == "bfloat16"
+                else contextlib.nullcontext())
     generator = torch.Generator().manual_seed(SEED)
-    unlabelled = torch.randperm(len(data.unlabelled), generator=generator).to(device).split(BATCH)
     n_l = len(data.labelled)
-    for step, ui in enumerate(unlabelled[:steps]):
-        li = torch.randperm(n_l, generator=generator).to(device)[:BATCH]
-        loss = torch_loss(net, binarize(data.labelled.images(li)), data.labelled.y[li], binarize(data.unlabelled.images(ui)),
-                          weight, repeat)
-        optimiser.zero_grad()
+
+    def batch(ui):
+        li = torch.randint(n_l, (BATCH,), generator=generator).to(device)
+        x_l = _binarize(random_shift(data.labelled.images(li), shift, shape))
+        return x_l, data.labelled.y[li], _binarize(data.unlabelled.images(ui))
+
+    def step(x_l, y_l, x_u):
+        with autocast:
+            loss = torch_loss(net, x_l, y_l, x_u, alpha_weight, labelled_weight)
+        optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-    return loss.item()
+        return loss
+
+    def epoch():
+        order = torch.randperm(len(data.unlabelled), generator=generator).to(device).split(BATCH)
+        for ui in order[:steps or len(order)]:
+            loss = step(*batch(ui))
+        return loss.item()
+    return step, batch, epoch
 
 
-def pyross_trainer(data, net, jit):
-    """pyross's trainer of M2; its ``train_epoch`` runs ``steps_per_epoch`` steps (set it)."""
-    objective = SemiSupervisedELBO(net, ALPHA, len(data.labelled), data.n_train, jit=jit)
-    return Trainer(net, objective, data, run=None, batch_size=BATCH, lr=LR, seed=SEED, progress=False,
-                   steps_per_epoch=1)
+def run_torch(config, precision, epochs, steps, device):
+    """Epochs of the hand-written M2 (each with the evaluation of both held-out sets), then the floor."""
+    net, data, dataset, run_config = torch_setup(config, device)
+    step, batch, epoch = torch_steps(net, data, dataset, run_config, precision, steps, device)
+    seconds, valid = [], []
+    for _ in range(epochs):
+        _synchronize(device)
+        start = time.perf_counter()
+        epoch()
+        valid.append(accuracy(net, data.valid))
+        accuracy(net, data.test)
+        _synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    step_batches = math.ceil(len(data.unlabelled) / BATCH)
+    floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
+    return {"epoch_seconds": seconds, "valid_accuracy": valid,
+            "floor_epoch_seconds": floor["step_seconds"] * (steps or step_batches), **floor}
 
 
-def child(impl, data_dir, device, steps, warmup, threads):
-    """Time one implementation in this process; print its result as JSON."""
+# ---------------------------------------------------------------------------------------- floor
+
+#: the operators of the floor: matrix products and convolutions, forward and backward
+ARITHMETIC = ("mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backward", "_convolution")
+
+
+def record_arithmetic(step, inputs):
+    """The matrix products and convolutions one call of ``step(*inputs)`` dispatches, with their
+    arguments' shapes, strides and dtypes."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    calls = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ in ARITHMETIC:
+                describe = lambda a: ("T", tuple(a.shape), tuple(a.stride()), a.dtype, a.device) \
+                    if isinstance(a, torch.Tensor) else a  # noqa: E731
+                calls.append((func, [describe(a) for a in args], {k: describe(v) for k, v in (kwargs or {}).items()}))
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        step(*inputs)
+    return calls
+
+
+def measure_floor(step, inputs, device, rounds=7):
+    """Seconds of the arithmetic of one step at this machine's throughput (median of ``rounds``),
+    its FLOPs, and the throughput."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(*inputs)
+    flops = counter.get_total_flops()
+    calls = record_arithmetic(step, inputs)
+
+    def make(a):
+        if isinstance(a, tuple) and a and a[0] == "T":
+            _, shape, stride, dtype, dev = a
+            return torch.empty_strided(shape, stride, dtype=dtype, device=dev).normal_()
+        if isinstance(a, list):
+            return [make(b) for b in a]
+        return a
+    replay = [(func, [make(a) for a in args], {k: make(v) for k, v in kwargs.items()}) for func, args, kwargs in calls]
+
+    def once():
+        for func, args, kwargs in replay:
+            func(*args, **kwargs)
+    once()
+    times = []
+    for _ in range(rounds):
+        _synchronize(device)
+        start = time.perf_counter()
+        for _ in range(5):
+            once()
+        _synchronize(device)
+        times.append((time.perf_counter() - start) / 5)
+    seconds = statistics.median(times)
+    return {"step_seconds": seconds, "step_gflop": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
+            "arithmetic_calls": len(calls)}
+
+
+# ---------------------------------------------------------------------------------------- driver
+
+def child(impl, config, precision, epochs, steps, device, threads):
     if threads:
         torch.set_num_threads(threads)
-    torch.manual_seed(SEED)
-    data, dataset = load(data_dir, device)
-    net = M2(dataset.x_dim, dataset.num_classes, **PAPER_M2).to(device)
-    epoch_steps = math.ceil(len(data.unlabelled) / BATCH)
-    steps = steps or epoch_steps
-
-    trainer = pyross_trainer(data, net, impl == "pyross-jit") if impl.startswith("pyross") else None
-
-    def go(n):
-        if trainer is None:
-            return run_torch(data, net, device, impl == "torch", n)
-        trainer.steps_per_epoch = n
-        return trainer.train_epoch(1)[0]["loss"]
-
-    go(warmup)  # first steps allocate and warm caches (and compile, for pyross-jit)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    loss = go(steps)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    result = {"impl": impl, "seconds_per_epoch": seconds * epoch_steps / steps, "steps": steps,
-              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "loss": loss}
+    if impl == "import":
+        result = {"pyro": __import__("pyro").__version__}
+    elif impl == "pyross":
+        result = run_pyross(config, precision, epochs, steps, device)
+    else:
+        result = run_torch(config, precision, epochs, steps, device)
+    result["peak_rss_mib"] = peak_rss_mib()
     if device == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print(json.dumps(result))
@@ -168,43 +351,73 @@ def machine(device):
     return text
 
 
+def spread(values):
+    return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
+
+
+def report(results, config, precision):
+    """Print one configuration's table."""
+    print(f"\n## {config}, {precision}\n")
+    py, th = results["pyross"], results["torch"]
+    # the first epoch of a process pays for warming up; with several epochs the later ones are used
+    epoch = lambda r: r["epoch_seconds"][-1]  # noqa: E731
+    pys, ths, floors = [epoch(r) for r in py], [epoch(r) for r in th], [r["floor_epoch_seconds"] for r in th]
+    base = max(r["peak_rss_mib"] for r in results["import"])
+    print("| | s/epoch, median [min-max] | each round | peak RSS MiB (above import) |")
+    print("| --- | --- | --- | --- |")
+    for name, values, rows in (("pyross", pys, py), ("torch", ths, th), ("floor", floors, None)):
+        rss = "" if rows is None else f"{max(r['peak_rss_mib'] for r in rows):.0f} (+{max(r['peak_rss_mib'] for r in rows) - base:.0f})"
+        print(f"| {name} | {spread(values)} | {', '.join(f'{v:.1f}' for v in values)} | {rss} |")
+    print(f"| import torch, pyro | | | {base:.0f} |")
+    med = {k: statistics.median(v) for k, v in (("pyross", pys), ("torch", ths), ("floor", floors))}
+    print(f"\npyross / torch {med['pyross'] / med['torch']:.2f}; pyross / floor {med['pyross'] / med['floor']:.2f}; "
+          f"torch / floor {med['torch'] / med['floor']:.2f}")
+    f = th[0]
+    print(f"floor: {f['step_gflop']:.2f} GFLOP a step ({f['arithmetic_calls']} products), "
+          f"{statistics.median(r['gflop_per_s'] for r in th):.0f} GFLOP/s")
+    phases = {}
+    for r in py:
+        for k, v in r["phases"].items():
+            phases.setdefault(k, []).append(v)
+    print("\npyross, seconds of an epoch by phase (median over rounds):")
+    for k, v in phases.items():
+        print(f"  {k:<52} {statistics.median(v):7.2f}")
+    return {"pyross": pys, "torch": ths, "floor": floors, "import_rss": base, "ratios": {
+        "pyross/torch": med["pyross"] / med["torch"], "pyross/floor": med["pyross"] / med["floor"],
+        "torch/floor": med["torch"] / med["floor"]}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", help="MNIST folder (default: as pyross finds it)")
+    parser.add_argument("--config", nargs="+", default=["paper", "default"], choices=list(CONFIGS))
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--steps", type=int, help="time this many steps and scale to an epoch (default: an epoch)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    parser.add_argument("--rounds", type=int, default=1, help="time each implementation this many times")
-    parser.add_argument("--all", action="store_true", help="also time the broadcasting hand-written objective")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs of each process (the last one is timed)")
+    parser.add_argument("--steps", type=int, help="steps of an epoch (default: a pass over the unlabelled images)")
+    parser.add_argument("--rounds", type=int, default=3, help="processes of each implementation")
     parser.add_argument("--threads", type=int, help="torch threads of each process (default: torch's choice)")
+    parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.impl:
-        return child(args.impl, args.data_dir, args.device, args.steps, args.warmup, args.threads)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    ours, baselines = ["pyross", "pyross-jit"], ["torch"] + (["torch-broadcast"] if args.all else [])
-    impls = ours + baselines
-    print(f"M2 (500 softplus, z 50, MLP classifier), batch {BATCH}, {LABELS} labels, MNIST; {machine(args.device)}")
-    results = {impl: [] for impl in impls}
-    for _ in range(args.rounds):
-        for impl in impls:
-            command = [sys.executable, __file__, "--impl", impl, "--device", args.device, "--warmup", str(args.warmup)]
-            command += ["--data-dir", args.data_dir] if args.data_dir else []
-            command += ["--steps", str(args.steps)] if args.steps else []
-            command += ["--threads", str(args.threads)] if args.threads else []
-            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            results[impl].append(json.loads(out.strip().splitlines()[-1]))
-    print(f"{'implementation':<16} {'s/epoch (each round)':<28} {'peak RSS MiB':>12}")
-    median = {}
-    for impl, rows in results.items():
-        median[impl] = statistics.median(r["seconds_per_epoch"] for r in rows)
-        rounds = " ".join(f"{r['seconds_per_epoch']:.1f}" for r in rows)
-        extra = f"  peak CUDA {max(r['peak_cuda_mib'] for r in rows):.0f} MiB" if args.device == "cuda" else ""
-        print(f"{impl:<16} {rounds:<28} {max(r['peak_rss_mib'] for r in rows):>12.0f}{extra}")
-    for impl in ours:
-        for baseline in baselines:
-            print(f"ratio {impl} / {baseline}: {median[impl] / median[baseline]:.2f} (median round of each)")
+        return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads)
+    print(f"M2 on MNIST, {LABELS} labels, batch {BATCH}; {machine(args.device)}")
+    print(f"command: python benchmarks/m2_epoch.py {' '.join(sys.argv[1:])}")
+    everything = {}
+    for config in args.config:
+        results = {impl: [] for impl in ("import", "pyross", "torch")}
+        for _ in range(args.rounds):
+            for impl in results:
+                command = [sys.executable, os.path.abspath(__file__), "--impl", impl, "--config", config,
+                           "--precision", args.precision, "--device", args.device, "--epochs", str(args.epochs)]
+                command += ["--steps", str(args.steps)] if args.steps else []
+                command += ["--threads", str(args.threads)] if args.threads else []
+                out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+                results[impl].append(json.loads(out.strip().splitlines()[-1]))
+        everything[config] = {"summary": report(results, config, args.precision), "runs": results}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(everything, f, indent=1)
 
 
 if __name__ == "__main__":

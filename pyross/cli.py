@@ -22,18 +22,23 @@ from .fitting import (build_model, check_classifier, classifier_choices, constru
                       ensure_trained, fit_run, new_config, require_finished, reuse_stages, takes_option)
 from .models import CLASSIFIERS, MODELS
 from .objectives import LABELLED_BOUNDS
+from .precision import PRECISIONS, Precision
 from .recipes import COMMON_DEFAULTS, recipe_of
 from .params import default_configs, parameter_table
-from .pictures import latent_pictures
 from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
                       reconstructions, style_transfer, traversal, walk_values)
 from .experiments import accuracy_points, error_table, run_grid
-from .plots import (plot_accuracy_lines, plot_accuracy_vs_labels, plot_attribute_confusions, plot_confusion_matrix,
-                    plot_curves, plot_image_grid, plot_latent_scatter)
 from .predict import input_paths, load_classifier, load_trained, predict_rows, require_classifier, write_csv
 from .report import runs_table, show_option
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
+
+def plots():
+    """:mod:`pyross.plots`, imported by the commands that draw: matplotlib would add about 30 MB
+    to every process, training ones included (docs/performance.md)."""
+    from . import plots as module
+    return module
+
 
 def _count_or_all(name):
     def parse(ctx, param, value):
@@ -190,6 +195,9 @@ def models_cmd(defaults):
                    "standard deviation above this; 0: every unit")
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
+              help="of the networks' arithmetic in training: float32, or bfloat16 / float16 (GPU) autocast "
+                   "(see docs/performance.md)")
 @click.option("--seed", default=0, show_default=True, type=int, help="the draw of the labelled images, and of "
                                                                       "everything random")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
@@ -205,7 +213,7 @@ def _fit_options(**_):
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
              "Training": ("epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch", "vae_run",
-                          "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "seed"),
+                          "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 
@@ -340,6 +348,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                                       f"not to the one it reuses (--vae, --m1)")
             reuse_stages(config, vae_run, "--m1" if m1_run else "--vae")
     device = distributed.init(resolve_device(device))
+    Precision(config.get("precision", "float32"), device)  # float16 on a CPU: an error before anything is written
     main = distributed.is_main()
     stages = recipe_of(config["model"]).stages
     if distributed.active() and stages and not config.get(stages[0].reuse):
@@ -366,6 +375,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         click.echo(f"best validation loss {summary['valid_loss']:.2f} at epoch {summary['best_epoch']}; "
                    f"its test loss {summary['test_loss']:.2f} ({summary['seconds_per_epoch']} s per epoch)")
     if config["model"] == "vae" and config["model_options"]["z_dim"] == 2:
+        from .pictures import latent_pictures  # draws with matplotlib: see plots()
         for path in latent_pictures(run, data_set, device):
             click.echo(f"wrote {path}")
 
@@ -392,13 +402,13 @@ def evaluate(run_dir, checkpoint, data_dir, device):
     title = f"{config['model']}, {config['labels']} labels: test accuracy {acc:.4f}"
     if data_set.multilabel:  # one 2x2 matrix per attribute, and each attribute's accuracy
         counts = torch.stack([confusion_matrix(test.y[:, i], predicted[:, i], 2) for i in range(test.y.shape[1])])
-        plot_attribute_confusions(counts, data_set.class_names, path, title=title)
+        plots().plot_attribute_confusions(counts, data_set.class_names, path, title=title)
         click.echo("| attribute | test accuracy |\n| --- | ---: |")
         for name, a in zip(data_set.class_names, correct.mean(0).tolist()):
             click.echo(f"| {name} | {100 * a:.2f} % |")
     else:
         counts = confusion_matrix(test.y, predicted, data_set.num_classes)
-        plot_confusion_matrix(counts, data_set.class_names, path, title=title)
+        plots().plot_confusion_matrix(counts, data_set.class_names, path, title=title)
     click.echo(f"test accuracy {acc:.4f} ({checkpoint} checkpoint, epoch {state['epoch']}); wrote {path}")
 
 
@@ -474,7 +484,7 @@ def compare_representations(dataset, labels, classifiers, vae_run, dae_run, z_di
     text = results_table(results)
     with open(table, "w") as f:
         f.write(f"Test accuracy (%) on {dataset}, seed {seed}, codes of size {z_dim}\n\n{text}\n")
-    plot_accuracy_vs_labels(results, picture, title=f"{dataset}: classifiers on VAE codes, DAE codes, pixels")
+    plots().plot_accuracy_vs_labels(results, picture, title=f"{dataset}: classifiers on VAE codes, DAE codes, pixels")
     click.echo(text)
     click.echo(f"wrote {table} and {picture}")
 
@@ -552,7 +562,7 @@ def experiment(kind, models, labels, unlabelled, seeds, epochs, steps_per_epoch,
         f.write(f"Test error (%) on {dataset}, mean ± sd over seeds {', '.join(map(str, seeds))}\n\n{table}\n")
     points = {m: [(0 if n == "all" else n, a, sd) for n, a, sd in p] for m, p in accuracy_points(results, key).items()}
     xlabel = "labelled training images" if kind == "labels" else f"unlabelled images ({labels[0]} labels)"
-    plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"), title=f"{dataset}: {', '.join(models)}")
+    plots().plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"), title=f"{dataset}: {', '.join(models)}")
     click.echo(table)
     click.echo(f"wrote {os.path.join(out, 'table.md')} and {os.path.join(out, 'accuracy.png')}")
 
@@ -584,7 +594,7 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         metrics = run.metrics()
         if not metrics:
             raise PyrossError(f"{run_dir!r} has no finished epoch in metrics.jsonl yet")
-        plot_curves(metrics, out, title=f"{run.config['model']}: {run_dir}")
+        plots().plot_curves(metrics, out, title=f"{run.config['model']}: {run_dir}")
         click.echo(f"wrote {out}")
         return
     device = resolve_device(device)
@@ -599,7 +609,7 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
     model = run.config["model"]
     numbered = lambda what, n: [f"{what} {i + 1}" for i in range(n)]  # noqa: E731
     if kind == "generate":
-        plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
+        plots().plot_image_grid(as_images(conditional_generation(net, rows, generator)), out,
                         title=f"{model}: images generated for each {'attribute' if multilabel else 'class'}",
                         rows=numbered("style", rows), cols=["none", *names] if multilabel else list(names),
                         row_title="style z_s ~ p(z_s)" if ccvae else "style z ~ p(z)",
@@ -608,7 +618,7 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
     elif kind == "latent-walk":
         values = walk_values(net, steps)
         located = net.characteristic_prior()[0][1].tolist()  # where "class i" sits on z_c[i]
-        plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
+        plots().plot_image_grid(as_images(latent_walk(net, x[0], steps)), out,
                         title=f"{model}: one test image, each characteristic dimension swept",
                         rows=[f"z_c[{i}] {name} ({name} at {loc:.1f})" for i, (name, loc) in
                               enumerate(zip(names, located))],
@@ -617,13 +627,13 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
                         cell_text=[[f"{v:.1f}" for v in row] for row in values.tolist()])
     elif kind == "intervention":
         swapped = [f"flip {name}" for name in names] if multilabel else [f"y = {name}" for name in names]
-        plot_image_grid(as_images(intervention(net, x, generator)), out,
+        plots().plot_image_grid(as_images(intervention(net, x, generator)), out,
                         title=f"{model}: test images with their characteristics changed",
                         rows=numbered("test image", rows), cols=["image", "reconstruction", *swapped],
                         col_title="attribute i flipped: z_c[i] ~ p(z_c[i] | the other value), the rest kept"
                         if multilabel else "z_c ~ p(z_c | y), the image's own style z_s kept")
     elif kind == "style-transfer":
-        plot_image_grid(as_images(style_transfer(net, x)), out,
+        plots().plot_image_grid(as_images(style_transfer(net, x)), out,
                         title=f"{model}: every class in the style of a test image",
                         rows=numbered("test image", rows), cols=["image", *names],
                         col_title="class y, with the image's style z ~ q(z | x, y = predicted class)")
@@ -633,14 +643,14 @@ def figure(kind, run_dir, out, rows, label, dims, steps, seed, checkpoint, data_
         except ValueError:
             raise PyrossError(f"--dims must be two dimensions of z, e.g. 0,1; not {dims!r}") from None
         axis = [f"{v:.1f}" for v in torch.linspace(-TRAVERSAL_EXTENT, TRAVERSAL_EXTENT, steps).tolist()]
-        plot_image_grid(as_images(traversal(net, label, d, steps, TRAVERSAL_EXTENT)), out,
+        plots().plot_image_grid(as_images(traversal(net, label, d, steps, TRAVERSAL_EXTENT)), out,
                         title=f"{model}: class {names[label]}, two dimensions of z swept, the rest 0",
                         rows=axis[::-1], cols=axis, row_title=f"z[{d[1]}]", col_title=f"z[{d[0]}]")
     elif kind == "latent":
         z, axes = latent_points(net, test.x.to(device))
-        plot_latent_scatter(z, test.y, names, out, title=f"test images: latent means ({axes})")
+        plots().plot_latent_scatter(z, test.y, names, out, title=f"test images: latent means ({axes})")
     else:
-        plot_image_grid(as_images(reconstructions(net, x)).transpose(0, 1), out,
+        plots().plot_image_grid(as_images(reconstructions(net, x)).transpose(0, 1), out,
                         title=f"{model}: test images and their reconstructions",
                         rows=["image", "reconstruction"], cols=numbered("test image", rows),
                         row_title="mean of p(x | z) at the latent mean" if not multilabel else None)

@@ -30,6 +30,7 @@ from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
 from .objectives import make_svi
+from .precision import Precision
 from .runs import BEST, LAST, SUMMARY
 
 
@@ -77,11 +78,15 @@ class Trainer:
     :param bool progress: show a progress bar.
     :param int steps_per_epoch: steps of an epoch, the labelled and the unlabelled batches
         both cycling (default: one pass over the images, as the module docstring says).
+    :param str precision: of the networks' arithmetic in the training steps, ``"float32"`` or
+        a reduced one (:mod:`pyross.precision`).
     """
 
     def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
-                 augment_unlabelled=False, progress=True, steps_per_epoch=None):
+                 augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32"):
         self.model, self.objective, self.data, self.run = model, objective, data, run
+        self.precision = Precision(precision, data.valid.device)
+        self.precision.attach(model)
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed = batch_size, seed
@@ -171,7 +176,8 @@ class Trainer:
             if hasattr(self.objective, "set_progress"):  # a schedule over training (the VAE's KL warm-up)
                 self.objective.set_progress(epoch - 1 + (step - 1) / len(batches))
             try:
-                loss = self.svi.step(labelled, unlabelled)
+                with self.precision():
+                    loss = self.svi.step(labelled, unlabelled)
             except ValueError:  # Pyro's check of distribution parameters, once they are NaN
                 if all(torch.isfinite(p).all() for p in self.model.parameters()):
                     raise

@@ -184,6 +184,8 @@ BAD = [
     (["fit", "m2", "--alpha", "inf"], "'inf' is not a finite number"),
     (["fit", "m2", "--lr", "-inf"], "Invalid value for '--lr': '-inf' is not a finite number"),
     (["fit", "vae", "--sigma", "nan"], "Invalid value for '--sigma'"),
+    (["fit", "m2", "--precision", "float16", "--device", "cpu"], "--precision float16 is for GPUs"),
+    (["fit", "m2", "--precision", "half"], "Invalid value for '--precision'"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
