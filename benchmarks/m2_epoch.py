@@ -127,8 +127,9 @@ def run_pyross(config, precision, epochs, steps, device):
     """``pyross fit m2`` through its command line, timed phase by phase."""
     from pyross.cli import main
     with tempfile.TemporaryDirectory() as out:
-        args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--precision", precision, "--device", device,
+        args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--device", device,
                 "--seed", str(SEED), "--out", os.path.join(out, "run"), "--quiet"]
+        args += ["--precision", precision] if precision != "float32" else []
         args += ["--steps-per-epoch", str(steps)] if steps else []
         with timed_phases(device) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
             try:

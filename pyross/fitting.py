@@ -68,6 +68,8 @@ def new_config(model, **options):
     given = {k: v for k, v in options.items() if v is not None}
     if given.get("jit"):
         check_jit(model)
+        if given.get("precision", "float32") != "float32":  # a traced autocast keeps its cast weights as constants
+            raise PyrossError(f"--jit traces the objective in float32 only, not with --precision {given['precision']}")
     for name in given:
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")

@@ -185,6 +185,7 @@ BAD = [
     (["fit", "m2", "--lr", "-inf"], "Invalid value for '--lr': '-inf' is not a finite number"),
     (["fit", "vae", "--sigma", "nan"], "Invalid value for '--sigma'"),
     (["fit", "m2", "--precision", "float16", "--device", "cpu"], "--precision float16 is for GPUs"),
+    (["fit", "m2", "--jit", "--precision", "bfloat16"], "--jit traces the objective in float32 only"),
     (["fit", "m2", "--precision", "half"], "Invalid value for '--precision'"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
