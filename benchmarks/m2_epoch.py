@@ -31,6 +31,7 @@ them, because this machine's speed drifts from minute to minute. Run from the re
 
     python benchmarks/m2_epoch.py --config paper default --rounds 3
     python benchmarks/m2_epoch.py --config paper --precision bfloat16 --rounds 3
+    python benchmarks/m2_epoch.py --config paper --jit --rounds 3  # pyross with its compiled objective
     python benchmarks/m2_epoch.py --steps 50 --rounds 1        # a quick look: 50 steps an epoch
 
 It prints each round, the median and the spread, the ratios and the peak memory, and writes
@@ -123,13 +124,14 @@ def timed_phases(device):
             setattr(owner, name, original)
 
 
-def run_pyross(config, precision, epochs, steps, device):
-    """``pyross fit m2`` through its command line, timed phase by phase."""
+def run_pyross(config, precision, epochs, steps, device, jit=False):
+    """``pyross fit m2`` through its command line (with ``--jit`` if ``jit``), timed phase by phase."""
     from pyross.cli import main
     with tempfile.TemporaryDirectory() as out:
         args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--device", device,
                 "--seed", str(SEED), "--out", os.path.join(out, "run"), "--quiet"]
         args += ["--precision", precision] if precision != "float32" else []
+        args += ["--jit"] if jit else []
         args += ["--steps-per-epoch", str(steps)] if steps else []
         with timed_phases(device) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
             try:
@@ -174,10 +176,6 @@ def torch_loss(net, x_l, y_l, x_u, alpha_weight, labelled_weight):
     return labelled_weight * labelled + unlabelled + alpha_weight * classifier
 
 
-def _binarize(x):
-    return (torch.rand_like(x) < x).to(x.dtype)
-
-
 def torch_setup(config, device):
     """The network, data and options of ``config``, built as pyross builds them (the same networks)."""
     from pyross.fitting import build_model, dataset_of, load_data, new_config
@@ -210,7 +208,7 @@ def accuracy(net, split):
 
 def torch_steps(net, data, dataset, run_config, precision, steps, device):
     """The step function of the hand-written M2 and the batches of an epoch."""
-    from pyross.data import random_shift
+    from pyross.data import binarize, random_shift
     optimiser = torch.optim.Adam(net.parameters(), lr=run_config["lr"], fused=True)
     alpha_weight = run_config["alpha"] * data.n_train / len(data.labelled)
     labelled_weight = 1.0 if run_config["labelled_bound"] == "step" else len(data.labelled) / data.n_train
@@ -222,8 +220,8 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device):
 
     def batch(ui):
         li = torch.randint(n_l, (BATCH,), generator=generator).to(device)
-        x_l = _binarize(random_shift(data.labelled.images(li), shift, shape))
-        return x_l, data.labelled.y[li], _binarize(data.unlabelled.images(ui))
+        x_l = binarize(random_shift(data.labelled.images(li), shift, shape))
+        return x_l, data.labelled.y[li], binarize(data.unlabelled.images(ui))
 
     def step(x_l, y_l, x_u):
         with autocast:
@@ -324,13 +322,13 @@ def measure_floor(step, inputs, device, rounds=7):
 
 # ---------------------------------------------------------------------------------------- driver
 
-def child(impl, config, precision, epochs, steps, device, threads):
+def child(impl, config, precision, epochs, steps, device, threads, jit):
     if threads:
         torch.set_num_threads(threads)
     if impl == "import":
         result = {"pyro": __import__("pyro").__version__}
     elif impl == "pyross":
-        result = run_pyross(config, precision, epochs, steps, device)
+        result = run_pyross(config, precision, epochs, steps, device, jit)
     else:
         result = run_torch(config, precision, epochs, steps, device)
     result["peak_rss_mib"] = peak_rss_mib()
@@ -356,9 +354,9 @@ def spread(values):
     return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
 
 
-def report(results, config, precision):
+def report(results, config, precision, jit=False):
     """Print one configuration's table."""
-    print(f"\n## {config}, {precision}\n")
+    print(f"\n## {config}, {precision}{', pyross with --jit' if jit else ''}\n")
     py, th = results["pyross"], results["torch"]
     # the first epoch of a process pays for warming up; with several epochs the later ones are used
     epoch = lambda r: r["epoch_seconds"][-1]  # noqa: E731
@@ -397,11 +395,13 @@ def main():
     parser.add_argument("--steps", type=int, help="steps of an epoch (default: a pass over the unlabelled images)")
     parser.add_argument("--rounds", type=int, default=3, help="processes of each implementation")
     parser.add_argument("--threads", type=int, help="torch threads of each process (default: torch's choice)")
+    parser.add_argument("--jit", action="store_true", help="run pyross with --jit (its compiled objective)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.impl:
-        return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads)
+        return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads,
+                     args.jit)
     print(f"M2 on MNIST, {LABELS} labels, batch {BATCH}; {machine(args.device)}")
     print(f"command: python benchmarks/m2_epoch.py {' '.join(sys.argv[1:])}")
     everything = {}
@@ -413,9 +413,10 @@ def main():
                            "--precision", args.precision, "--device", args.device, "--epochs", str(args.epochs)]
                 command += ["--steps", str(args.steps)] if args.steps else []
                 command += ["--threads", str(args.threads)] if args.threads else []
+                command += ["--jit"] if args.jit else []
                 out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
                 results[impl].append(json.loads(out.strip().splitlines()[-1]))
-        everything[config] = {"summary": report(results, config, args.precision), "runs": results}
+        everything[config] = {"summary": report(results, config, args.precision, args.jit), "runs": results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=1)

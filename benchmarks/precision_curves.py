@@ -1,0 +1,72 @@
+"""Validation accuracy after each epoch of M2 in float32 and in bfloat16, for several seeds.
+
+Each (seed, precision) pair is one ``pyross fit m2`` run of the paper's networks (the options
+of ``m2_epoch.py``'s ``paper`` configuration), one after the other; the seed is the draw of the
+labelled images and of everything random. The curves go into one PNG, float32 solid and
+bfloat16 dashed, one colour per seed, and the numbers into a JSON file. Run from the
+repository root::
+
+    python benchmarks/precision_curves.py --seeds 0 1 2 --epochs 3 --out docs/runs/i21-precision
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from m2_epoch import CONFIGS  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--config", default="paper", choices=list(CONFIGS))
+    parser.add_argument("--out", required=True, help="folder of the runs' small files, the JSON and the PNG")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    curves = {}
+    for seed in args.seeds:
+        for precision in ("float32", "bfloat16"):
+            run = os.path.join(args.out, f"seed{seed}-{precision}")
+            start = time.perf_counter()
+            subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "fit", "m2", *CONFIGS[args.config],
+                            "--epochs", str(args.epochs), "--seed", str(seed), "--precision", precision,
+                            "--device", "cpu", "--out", run, "--overwrite", "--quiet"], check=True, cwd=ROOT)
+            with open(os.path.join(run, "metrics.jsonl")) as f:
+                metrics = [json.loads(line) for line in f]
+            curves[f"seed {seed}, {precision}"] = {
+                "valid_accuracy": [m["valid_accuracy"] for m in metrics],
+                "train_seconds": [m["seconds"] for m in metrics], "wall_seconds": time.perf_counter() - start}
+            for checkpoint in ("best.pt", "last.pt"):  # the small files only
+                os.remove(os.path.join(run, checkpoint))
+            print(seed, precision, curves[f"seed {seed}, {precision}"], flush=True)
+    with open(os.path.join(args.out, "curves.json"), "w") as f:
+        json.dump({"command": "python benchmarks/precision_curves.py " + " ".join(sys.argv[1:]), "curves": curves},
+                  f, indent=1)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, seed in enumerate(args.seeds):
+        for precision, style in (("float32", "-"), ("bfloat16", "--")):
+            values = curves[f"seed {seed}, {precision}"]["valid_accuracy"]
+            ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, marker="o", color=f"C{i}",
+                    label=f"seed {seed}, {precision}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_xticks(range(1, args.epochs + 1))
+    ax.set_title(f"M2 ({args.config} networks), 100 labels: float32 (solid) and bfloat16 (dashed)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "precision-curves.png"), dpi=120)
+    print("wrote", os.path.join(args.out, "precision-curves.png"))
+
+
+if __name__ == "__main__":
+    main()
