@@ -21,14 +21,40 @@ sys.path.insert(0, ROOT)
 from m2_epoch import CONFIGS  # noqa: E402
 
 
+def plot(curves, seeds, epochs, config, path):
+    """The curves of ``curves`` (as in ``curves.json``) in one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, seed in enumerate(seeds):
+        for precision, style in (("float32", "-"), ("bfloat16", "--")):
+            values = curves[f"seed {seed}, {precision}"]["valid_accuracy"]
+            ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, marker="o", color=f"C{i}",
+                    label=f"seed {seed}, {precision}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_xticks(range(1, epochs + 1))
+    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16 dashed", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--config", default="paper", choices=list(CONFIGS))
     parser.add_argument("--out", required=True, help="folder of the runs' small files, the JSON and the PNG")
+    parser.add_argument("--replot", action="store_true", help="only redraw the PNG from the folder's curves.json")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.replot:
+        with open(os.path.join(args.out, "curves.json")) as f:
+            return plot(json.load(f)["curves"], args.seeds, args.epochs, args.config,
+                        os.path.join(args.out, "precision-curves.png"))
     curves = {}
     for seed in args.seeds:
         for precision in ("float32", "bfloat16"):
@@ -48,23 +74,7 @@ def main():
     with open(os.path.join(args.out, "curves.json"), "w") as f:
         json.dump({"command": "python benchmarks/precision_curves.py " + " ".join(sys.argv[1:]), "curves": curves},
                   f, indent=1)
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    for i, seed in enumerate(args.seeds):
-        for precision, style in (("float32", "-"), ("bfloat16", "--")):
-            values = curves[f"seed {seed}, {precision}"]["valid_accuracy"]
-            ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, marker="o", color=f"C{i}",
-                    label=f"seed {seed}, {precision}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_xticks(range(1, args.epochs + 1))
-    ax.set_title(f"M2 ({args.config} networks), 100 labels: float32 (solid) and bfloat16 (dashed)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "precision-curves.png"), dpi=120)
+    plot(curves, args.seeds, args.epochs, args.config, os.path.join(args.out, "precision-curves.png"))
     print("wrote", os.path.join(args.out, "precision-curves.png"))
 
 
