@@ -140,8 +140,19 @@ def models_cmd(defaults):
         if defaults:
             shown = {k: v for k, v in new_config(name).items() if k not in COMMON_DEFAULTS and k != "model"}
             options = {**shown.pop("model_options"), **shown}
-            click.echo("       " + " ".join(f"--{k.replace('_', '-')} {show_option(v)}" for k, v in options.items()
-                                          if v is not None and k != "vae"))
+            click.echo("       " + _as_flags({k: v for k, v in options.items() if k != "vae"}))
+            for preset, recipe in recipe_of(name).presets.items():
+                click.echo(f"       --preset {preset}: {recipe.description}" +
+                           (f"\n         {_as_flags(recipe.options)}" if recipe.options else ""))
+
+
+def _as_flags(options):
+    """Options as typed on the command line; M1+M2's nested VAE options (which the command line
+    sets with --vae RUN_DIR only) after them, in brackets."""
+    flags = " ".join(f"--{k.replace('_', '-')} {show_option(v)}" for k, v in options.items()
+                     if v is not None and not isinstance(v, dict))
+    nested = [f"({k}: {_as_flags(v)})" for k, v in options.items() if isinstance(v, dict)]
+    return " ".join([flags, *nested])
 
 
 @click.command()
@@ -175,6 +186,7 @@ def models_cmd(defaults):
 @click.option("--sigma", type=FINITE, help="standard deviation of the Gaussian likelihood")
 @click.option("--noise", type=FINITE, help="standard deviation of the input corruption")
 @click.option("--k", type=int, help="samples of z_c in the estimate of q(y|x)")
+@click.option("--preset", help="a named set of options (see 'models --defaults'); options given here override it")
 @click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)")
 @click.option("--batch-size", default=100, show_default=True, type=int)
 @click.option("--lr", type=FINITE, help="Adam learning rate")
@@ -212,8 +224,8 @@ def _fit_options(**_):
 #: the sections of ``fit MODEL --help`` (the options between data and training are the model's)
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
-             "Training": ("epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch", "vae_run",
-                          "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "seed"),
+             "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch",
+                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 
@@ -223,6 +235,8 @@ def _applies(model, name):
     where it takes ``--vae``)."""
     if name in _SECTIONS["Run"]:
         return True
+    if name == "preset":
+        return bool(recipe_of(model).presets)
     return takes_option(model, "vae_run" if name == "m1_run" else name)
 
 
@@ -261,6 +275,11 @@ class _ModelFit(click.Command):
             param.hidden = not _applies(model, param.name)
             if param.name == "classifier":  # the choices of this model (another is a one-line error)
                 param.metavar = f"[{'|'.join(classifier_choices(model))}]"
+            if param.name == "preset" and recipe_of(model).presets:
+                presets = recipe_of(model).presets
+                param.metavar = f"[{'|'.join(presets)}]"
+                param.help = (f"{param.help}: " + "; ".join(f"{name}, {preset.description}"
+                                                           for name, preset in presets.items()))
             if not param.show_default and not param.is_flag and param.name in defaults:
                 param.help = f"{param.help or ''}  [default: {defaults[param.name]}]".strip()
         super().__init__(model, params=params, callback=functools.partial(fit, model),

@@ -26,7 +26,7 @@ from . import __version__, distributed
 from .data import SemiSupervisedData, get_dataset
 from .data.registry import FOLDER
 from .data.semisupervised import subsample
-from .errors import PyrossError
+from .errors import PyrossError, unknown_name
 from .evaluation import accuracy
 from .models import CLASSIFIERS, get_model_class
 from .recipes import COMMON_DEFAULTS, GENERAL_OPTIONS, check_jit, make_objective, recipe_of
@@ -58,14 +58,24 @@ def takes_option(model, name):
     return name in model_option_names(model) or name in GENERAL_OPTIONS or name in recipe_of(model).options
 
 
-def new_config(model, **options):
-    """The config of a new run: ``options`` over the model's defaults over the common ones.
+def new_config(model, preset=None, **options):
+    """The config of a new run: ``options`` over the ``preset`` over the model's defaults over
+    the common ones.
 
+    :param str preset: a name of the model's recipe's presets (:class:`~pyross.recipes.Preset`);
+        the config then records it as ``preset``, and the options given that differ from it as
+        ``overrides``.
     :param options: the options :func:`takes_option` allows: training options and the model's
         own (:func:`model_option_names`); ``None`` means the default.
-    :raises PyrossError: for an option the model does not take.
+    :raises PyrossError: for an option the model does not take, or an unknown preset.
     """
     given = {k: v for k, v in options.items() if v is not None}
+    presets = recipe_of(model).presets
+    if preset is not None and preset not in presets:
+        if not presets:
+            raise PyrossError(f"--preset does not apply to {model}: it has no presets")
+        raise unknown_name(f"preset of {model}", preset, presets)
+    chosen = presets[preset].options if preset else {}
     if given.get("jit"):
         check_jit(model)
         if given.get("precision", "float32") != "float32":  # a traced autocast keeps its cast weights as constants
@@ -74,13 +84,16 @@ def new_config(model, **options):
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
     recipe = recipe_of(model)
-    merged = {**COMMON_DEFAULTS, **recipe.defaults, **given}
+    merged = {**COMMON_DEFAULTS, **recipe.defaults, **chosen, **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
     training = {*COMMON_DEFAULTS, *GENERAL_OPTIONS, *recipe.options}
     config = {k: v for k, v in merged.items() if k in training}
     config["model"] = model
     config["model_options"] = {k: merged.get(k, default) for k, default in constructor_defaults(model).items()}
+    if preset is not None:
+        config["preset"] = preset
+        config["overrides"] = {k: v for k, v in given.items() if k in chosen and v != chosen[k]}
     return config
 
 

@@ -69,8 +69,8 @@ class JointAdam(PyroOptim):
             state = {k: (v.detach().float().reshape(()) if k == "step" else v).to(p.device, copy=True)
                      for k, v in state.items()}
         else:  # the fused kernel wants the step count on the parameter's device
-            state = {"step": torch.zeros((), device=p.device), "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                     "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+            state = {"step": torch.zeros((), device=p.device), "exp_avg": torch.zeros_like(p),
+                     "exp_avg_sq": torch.zeros_like(p)}
         self.state[p] = state
 
     def get_state(self):

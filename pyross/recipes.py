@@ -95,6 +95,8 @@ class Recipe:
         the run's config and the model is rebuilt with them, its stages' parts kept.
     :param fitted_in_one_go: ``net -> bool``: the model is then fitted by its ``fit_estimator``
         on the labelled images, not by SVI (a scikit-learn head).
+    :param dict presets: named sets of options over ``defaults`` (``fit MODEL --preset NAME``),
+        each a :class:`Preset`.
     """
 
     objective: Callable
@@ -105,6 +107,20 @@ class Recipe:
     stages: tuple = ()
     between: tuple = ()
     fitted_in_one_go: Optional[Callable] = None
+    presets: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe of options, chosen with ``fit MODEL --preset NAME``; options given on the
+    command line override it, and the run's config records the preset and what was overridden.
+
+    :param str description: what it is, in a line.
+    :param dict options: the options it sets, over the model's defaults.
+    """
+
+    description: str
+    options: dict = field(default_factory=dict)
 
 
 #: options every model takes, with their defaults
@@ -143,6 +159,24 @@ _SEMI_SUPERVISED = ("alpha", "labelled_bound", "jit")
 _VAE_STAGE = ("vae_epochs", "vae_run", "kl_warmup")
 
 
+#: Kingma et al.'s M2 as the paper and the authors' code (dpkingma/nips14-ssl) state it; the
+#: source of each value is in docs/presets.md
+_M2_PAPER = {"classifier": "mlp", "augment": 0, "activation": "softplus", "batch_norm": "none", "z_dim": 50,
+             "hidden": [500], "classifier_hidden": [500], "decoder_hidden": [500], "likelihood": "bernoulli",
+             "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share"}
+#: the best permutation-invariant M2 of docs/results.md's probes (exp-J: 89.44 % validation, seed 0)
+_M2_PI = {"classifier": "mlp", "augment": 0, "activation": "relu", "batch_norm": "all", "z_dim": 2,
+          "hidden": [200, 200], "classifier_hidden": [500, 250], "decoder_hidden": [200, 400, 600], "alpha": 0.5,
+          "lr": 3e-4, "epochs": 10}
+#: the authors' M1+M2 (run_2layer_ssl.py with 100 labels): a 500-500 softplus VAE, then M2 with 300 units
+_M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None, "activation": "softplus",
+                       "batch_norm": "none", "likelihood": "bernoulli", "sigma": 0.1},
+               "z_dim": 50, "hidden": [300], "decoder_hidden": [300], "classifier_hidden": [300],
+               "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
+               "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share"}
+_TUNED = "pyross's tuned defaults (the ones without --preset)"
+
+
 def _supervised(net, *_):
     return LabelledLikelihood(net)
 
@@ -151,7 +185,11 @@ def _supervised(net, *_):
 RECIPES = {
     "m2": Recipe(SemiSupervisedELBO, {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200],
                                       "decoder_hidden": [200, 400, 600], "labelled_bound": "step"},
-                 options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound")),
+                 options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound"),
+                 presets={"tuned": Preset(f"{_TUNED}: a CNN classifier and shifted labelled images, "
+                                          f"not permutation-invariant"),
+                          "paper": Preset("Kingma et al. 2014 as stated (permutation-invariant MLPs)", _M2_PAPER),
+                          "pi": Preset("the best permutation-invariant recipe measured: MLPs only, no shifts", _M2_PI)}),
     # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
     "m1m2": Recipe(lambda net, *args, **options: SemiSupervisedELBO(net.m2, *args, **options),  # M2's, on z1
                    {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},
@@ -160,7 +198,11 @@ RECIPES = {
                     "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share"},
                    options=(*_SEMI_SUPERVISED, "labels", *_VAE_STAGE, "active_threshold"),
                    objective_options=("jit", "labelled_bound"), classifiers=("mlp",),
-                   stages=(Stage(nested="vae"),), between=(keep_active_units,)),
+                   stages=(Stage(nested="vae"),), between=(keep_active_units,),
+                   presets={"tuned": Preset(f"{_TUNED}, which are permutation-invariant: MLPs only, no shifts"),
+                            "pi": Preset("the best permutation-invariant recipe measured: the tuned defaults"),
+                            "paper": Preset("Kingma et al. 2014 as stated (the authors' run_2layer_ssl.py)",
+                                            _M1M2_PAPER)}),
     "m1": Recipe(_supervised, {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},
                  options=("labels", *_VAE_STAGE), classifiers=("mlp", *SKLEARN_HEADS), stages=(Stage(),),
                  fitted_in_one_go=lambda net: net.head is None),

@@ -187,6 +187,8 @@ BAD = [
     (["fit", "m2", "--precision", "float16", "--device", "cpu"], "--precision float16 is for GPUs"),
     (["fit", "m2", "--jit", "--precision", "bfloat16"], "--jit traces the objective in float32 only"),
     (["fit", "m2", "--precision", "half"], "Invalid value for '--precision'"),
+    (["fit", "m2", "--preset", "papr"], "unknown preset of m2 'papr'; did you mean 'paper'?"),
+    (["fit", "vae", "--preset", "paper"], "--preset does not apply to vae: it has no presets"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
@@ -255,3 +257,38 @@ def test_cuda_without_a_gpu_is_one_line(mnist_dir, tmp_path):
     result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "out", "--device", "cuda")
     assert result.exit_code == 2 and "no CUDA GPU" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_preset_is_recorded_with_what_the_command_line_overrode(mnist_dir, tmp_path):
+    out = tmp_path / "paper"
+    result = invoke("fit", "m2", "--preset", "paper", "--data-dir", mnist_dir, "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "paper"
+    # SMALL gives --hidden 16 --z-dim 4 --epochs 1 ...: they override the preset; the rest is the preset's
+    assert config["overrides"] == {"hidden": [16], "classifier_hidden": [16], "decoder_hidden": [16], "z_dim": 4,
+                                   "epochs": 1}
+    assert config["alpha"] == 0.1 and config["labelled_bound"] == "share"
+    assert config["model_options"]["activation"] == "softplus" and config["model_options"]["hidden"] == [16]
+
+
+def test_models_defaults_lists_every_preset_with_its_options():
+    result = invoke("models", "--defaults")
+    assert result.exit_code == 0
+    assert "--preset paper: Kingma et al. 2014" in result.output
+    assert "--alpha 0.1 --lr 0.0003 --epochs 3000 --labelled-bound share" in result.output
+    assert "(vae: --z-dim 50 --hidden 500,500 --activation softplus" in result.output
+
+
+@pytest.mark.parametrize("model", ["m2", "m1m2"])
+def test_every_preset_option_is_one_the_model_takes_and_the_paper_is_permutation_invariant(model):
+    from pyross.fitting import takes_option
+    from pyross.recipes import recipe_of
+    presets = recipe_of(model).presets
+    assert {"tuned", "paper", "pi"} <= set(presets)
+    for name, preset in presets.items():
+        assert all(takes_option(model, k) or k == "vae" for k in preset.options), name
+        config = new_config(model, preset=name)
+        if name != "tuned":  # MLPs only, no shifts
+            assert config["augment"] == 0 and config["model_options"].get("classifier", "mlp") == "mlp"
+    assert new_config(model, preset="tuned") == {**new_config(model), "preset": "tuned", "overrides": {}}
