@@ -207,6 +207,9 @@ def _as_flags(options):
                    "standard deviation above this; 0: every unit")
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
+@click.option("--ema", type=FINITE, default=0.0, show_default=True,
+              help="validate, test and keep as best.pt a moving average of the weights with this decay, e.g. "
+                   "0.999 (0: the weights themselves; see docs/objective.md)")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
               help="of the networks' arithmetic in training: float32, or bfloat16 / float16 (GPU) autocast "
                    "(see docs/performance.md)")
@@ -225,7 +228,7 @@ def _fit_options(**_):
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
              "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch",
-                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "seed"),
+                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "ema", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 
@@ -356,6 +359,8 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
+        if not 0 <= options["ema"] < 1:
+            raise PyrossError(f"--ema must be in [0, 1), not {options['ema']}")
         for name in ("augment", "noise", "active_threshold", "kl_warmup"):
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")

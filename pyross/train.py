@@ -15,6 +15,7 @@ does not classify, the lowest validation loss.
 Under ``torchrun`` each process takes its slice of every batch and the gradients are
 averaged (:mod:`pyross.distributed`); only rank 0 evaluates, prints and writes the run folder.
 """
+import contextlib
 import itertools
 import math
 import signal
@@ -26,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
+from .averaging import WeightAverage
 from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
 from .evaluation import accuracy
@@ -80,13 +82,16 @@ class Trainer:
         both cycling (default: one pass over the images, as the module docstring says).
     :param str precision: of the networks' arithmetic in the training steps, ``"float32"`` or
         a reduced one (:mod:`pyross.precision`).
+    :param float ema: validate, test and keep as ``best.pt`` a moving average of the weights
+        with this decay (:mod:`pyross.averaging`); 0: the weights themselves.
     """
 
     def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
-                 augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32"):
+                 augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32", ema=0.0):
         self.model, self.objective, self.data, self.run = model, objective, data, run
         self.precision = Precision(precision, data.valid.device)
         self.precision.attach(model)
+        self.average = WeightAverage(model, ema) if ema else None
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed = batch_size, seed
@@ -113,6 +118,8 @@ class Trainer:
             self.svi.optim.set_state(state["optim"])
             pyro.util.set_rng_state(state["rng"])
             self.epoch, self.best, self.partial = state["epoch"], state["best"], state["partial"]
+            if self.average is not None:
+                self.average.load_state_dict(state["average"])
         except (KeyError, RuntimeError, TypeError):
             raise PyrossError(f"{self.run.file(LAST)} does not hold this run's model") from None
         self.run.truncate_metrics(self.epoch)
@@ -144,7 +151,8 @@ class Trainer:
         """Write ``last.pt``: weights, optimiser and RNG states, finished epochs, unfinished epoch."""
         self.run.save_checkpoint(LAST, {
             "model": self.model.state_dict(), "optim": self.svi.optim.get_state(), "epoch": self.epoch,
-            "best": self.best, "partial": self.partial, "rng": pyro.util.get_rng_state()})
+            "best": self.best, "partial": self.partial, "rng": pyro.util.get_rng_state(),
+            "average": self.average and self.average.state_dict()})
 
     def _prepare(self, x):
         """Images as the model reads them: binarised afresh, grey levels, or what the model's
@@ -182,6 +190,8 @@ class Trainer:
                 if all(torch.isfinite(p).all() for p in self.model.parameters()):
                     raise
                 loss = float("nan")
+            if self.average is not None:
+                self.average.update()
             if not math.isfinite(loss):
                 saved = (f"{self.run.file(LAST)} holds epoch {self.epoch}" if self.epoch
                          else "no epoch had finished, nothing was saved")
@@ -229,6 +239,11 @@ class Trainer:
         """Accuracy (``"accuracy"``) or mean loss (``"loss"``) of the model on ``split``."""
         return accuracy(self.model, split) if self.classifies else self.mean_loss(split)
 
+    def evaluated_weights(self):
+        """The block in which the model holds the weights that are evaluated and kept as the best:
+        their moving average with ``ema``, else the weights themselves."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
     def finish_epoch(self, epoch):
         """Train epoch ``epoch``, evaluate, log its metrics and save the checkpoints."""
         losses, seconds = self.train_epoch(epoch)
@@ -236,11 +251,14 @@ class Trainer:
             self.epoch = epoch
             return
         name = self.metric.split("_")[1]
-        record = {"epoch": epoch, **losses, f"valid_{name}": self.evaluate(self.data.valid),
-                  f"test_{name}": self.evaluate(self.data.test), "seconds": round(seconds, 2)}
-        if self.sign * record[self.metric] > self.sign * self.best[self.metric]:
-            self.best = {self.metric: record[self.metric], "epoch": epoch}
-            self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
+        # with --ema, the weights themselves too, to see what averaging changes (the same steps as without it)
+        own = {f"valid_{name}_unaveraged": self.evaluate(self.data.valid)} if self.average is not None else {}
+        with self.evaluated_weights():
+            record = {"epoch": epoch, **losses, f"valid_{name}": self.evaluate(self.data.valid),
+                      f"test_{name}": self.evaluate(self.data.test), **own, "seconds": round(seconds, 2)}
+            if self.sign * record[self.metric] > self.sign * self.best[self.metric]:
+                self.best = {self.metric: record[self.metric], "epoch": epoch}
+                self.run.save_checkpoint(BEST, {"model": self.model.state_dict(), "epoch": epoch})
         self.run.log_metrics(record)
         self.epoch, self.last_valid = epoch, record[self.metric]
         self.save_last()

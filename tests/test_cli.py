@@ -189,6 +189,7 @@ BAD = [
     (["fit", "m2", "--precision", "half"], "Invalid value for '--precision'"),
     (["fit", "m2", "--preset", "papr"], "unknown preset of m2 'papr'; did you mean 'paper'?"),
     (["fit", "vae", "--preset", "paper"], "--preset does not apply to vae: it has no presets"),
+    (["fit", "m2", "--ema", "1"], "--ema must be in [0, 1), not 1.0"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
