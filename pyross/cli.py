@@ -23,6 +23,7 @@ from .fitting import (build_model, check_classifier, classifier_choices, constru
 from .models import CLASSIFIERS, MODELS
 from .objectives import LABELLED_BOUNDS
 from .precision import PRECISIONS, Precision
+from .train import LR_SCHEDULES
 from .recipes import COMMON_DEFAULTS, recipe_of
 from .params import default_configs, parameter_table
 from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
@@ -207,6 +208,8 @@ def _as_flags(options):
                    "standard deviation above this; 0: every unit")
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant", show_default=True,
+              help="the learning rate: constant, or falling to 0 along half a cosine over the epochs")
 @click.option("--ema", type=FINITE, default=0.0, show_default=True,
               help="validate, test and keep as best.pt a moving average of the weights with this decay, e.g. "
                    "0.999 (0: the weights themselves; see docs/objective.md)")
@@ -228,7 +231,8 @@ def _fit_options(**_):
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
              "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch",
-                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "ema", "seed"),
+                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "ema", "lr_schedule",
+                          "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 

@@ -126,7 +126,8 @@ class Preset:
 #: options every model takes, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
                    "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
-                   "attributes": None, "jit": False, "precision": "float32", "ema": 0.0}
+                   "attributes": None, "jit": False, "precision": "float32", "ema": 0.0,
+                   "lr_schedule": "constant"}
 #: the training options every model takes (the others are in its recipe's ``options``)
 GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit")), "epochs", "lr", "augment",
                    "steps_per_epoch")

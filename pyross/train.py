@@ -36,6 +36,10 @@ from .precision import Precision
 from .runs import BEST, LAST, SUMMARY
 
 
+#: the values of ``lr_schedule``
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def _cycle(n, batch_size, generator, device):
     """Endless index batches over ``range(n)``, reshuffled after each pass."""
     while True:
@@ -84,14 +88,20 @@ class Trainer:
         a reduced one (:mod:`pyross.precision`).
     :param float ema: validate, test and keep as ``best.pt`` a moving average of the weights
         with this decay (:mod:`pyross.averaging`); 0: the weights themselves.
+    :param str lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
+        to 0 along half a cosine over the epochs of :meth:`fit`, step by step.
     """
 
     def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
-                 augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32", ema=0.0):
+                 augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32", ema=0.0,
+                 lr_schedule="constant"):
         self.model, self.objective, self.data, self.run = model, objective, data, run
         self.precision = Precision(precision, data.valid.device)
         self.precision.attach(model)
         self.average = WeightAverage(model, ema) if ema else None
+        if lr_schedule not in LR_SCHEDULES:
+            raise PyrossError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, not {lr_schedule!r}")
+        self.lr, self.lr_schedule, self.epochs = lr, lr_schedule, None
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
         self.batch_size, self.seed = batch_size, seed
@@ -181,8 +191,11 @@ class Trainer:
                 self.data.labelled.y[li])
             unlabelled = None if ui is None else self._prepare(
                 random_shift(self.data.unlabelled.images(ui), self.augment_unlabelled, self.image_shape))
+            done = epoch - 1 + (step - 1) / len(batches)  # epochs of training before this step
             if hasattr(self.objective, "set_progress"):  # a schedule over training (the VAE's KL warm-up)
-                self.objective.set_progress(epoch - 1 + (step - 1) / len(batches))
+                self.objective.set_progress(done)
+            if self.lr_schedule == "cosine":
+                self.svi.optim.lr = self.lr * 0.5 * (1 + math.cos(math.pi * done / (self.epochs or epoch)))
             try:
                 with self.precision():
                     loss = self.svi.step(labelled, unlabelled)
@@ -219,6 +232,7 @@ class Trainer:
         :returns: the summary dict, also written to ``summary.json`` (``None`` in the processes
             other than rank 0).
         """
+        self.epochs = epochs
         with self.stop:
             while self.epoch < epochs:
                 self.finish_epoch(self.epoch + 1)
