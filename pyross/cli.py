@@ -139,7 +139,8 @@ def models_cmd(defaults):
     for name, (_, description) in MODELS.items():
         click.echo(f"{name:6s} {description}")
         if defaults:
-            shown = {k: v for k, v in new_config(name).items() if k not in COMMON_DEFAULTS and k != "model"}
+            shown = {k: v for k, v in new_config(name).items()
+                     if k != "model" and (k not in COMMON_DEFAULTS or v != COMMON_DEFAULTS[k])}
             options = {**shown.pop("model_options"), **shown}
             click.echo("       " + _as_flags({k: v for k, v in options.items() if k != "vae"}))
             for preset, recipe in recipe_of(name).presets.items():
@@ -208,11 +209,11 @@ def _as_flags(options):
                    "standard deviation above this; 0: every unit")
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
-@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant", show_default=True,
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES),
               help="the learning rate: constant, or falling to 0 along half a cosine over the epochs")
-@click.option("--ema", type=FINITE, default=0.0, show_default=True,
+@click.option("--ema", type=FINITE,
               help="validate, test and keep as best.pt a moving average of the weights with this decay, e.g. "
-                   "0.999 (0: the weights themselves; see docs/objective.md)")
+                   "0.999 (0: the weights themselves; pyross/averaging.py)")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
               help="of the networks' arithmetic in training: float32, or bfloat16 / float16 (GPU) autocast "
                    "(see docs/performance.md)")
@@ -363,7 +364,7 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
                                                     "steps_per_epoch", "k")})
         options["channels"] = options["channels"] and int(options["channels"])
-        if not 0 <= options["ema"] < 1:
+        if options["ema"] is not None and not 0 <= options["ema"] < 1:
             raise PyrossError(f"--ema must be in [0, 1), not {options['ema']}")
         for name in ("augment", "noise", "active_threshold", "kl_warmup"):
             if options[name] is not None and options[name] < 0:

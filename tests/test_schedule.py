@@ -29,7 +29,15 @@ def test_cosine_schedule_sets_each_steps_learning_rate(mnist_dir, tmp_path, lear
     assert learning_rates == pytest.approx([0.001 * 0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(6)])
 
 
-def test_constant_is_the_default(mnist_dir, tmp_path, learning_rates):
-    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "const", "--lr", "0.001", *SMALL)
+def test_constant_keeps_the_learning_rate(mnist_dir, tmp_path, learning_rates):
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "const", "--lr", "0.001",
+                    "--lr-schedule", "constant", *SMALL)
     assert result.exit_code == 0, result.output
     assert learning_rates == [0.001] * 3
+
+
+def test_m2_defaults_to_cosine_and_an_average_and_other_models_to_neither():
+    from pyross.fitting import new_config
+    assert (new_config("m2")["lr_schedule"], new_config("m2")["ema"]) == ("cosine", 0.999)
+    assert (new_config("vae")["lr_schedule"], new_config("vae")["ema"]) == ("constant", 0.0)
+    assert (new_config("m2", preset="paper")["lr_schedule"], new_config("m2", preset="paper")["ema"]) == ("constant", 0.0)
