@@ -33,6 +33,7 @@ class WeightAverage:
         self._live = list(model.state_dict().values())  # share their storage with the model's tensors
         self.average = [t.detach().clone() for t in self._live]
         self._floats = [i for i, t in enumerate(self._live) if t.is_floating_point()]
+        self._counters = [i for i, t in enumerate(self._live) if not t.is_floating_point()]  # batch norm's
 
     def update(self):
         """Move the average towards the weights after a step."""
@@ -40,9 +41,8 @@ class WeightAverage:
         weight = 1 - min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
             torch._foreach_lerp_([self.average[i] for i in self._floats], [self._live[i] for i in self._floats], weight)
-            for i, t in enumerate(self._live):
-                if i not in self._floats:  # step counters of batch norm
-                    self.average[i].copy_(t)
+            for i in self._counters:
+                self.average[i].copy_(self._live[i])
 
     @contextlib.contextmanager
     def applied(self):
