@@ -29,8 +29,8 @@ class WeightAverage:
 
     def __init__(self, model, decay):
         self.decay, self.updates = decay, 0
-        self._names = list(model.state_dict())
-        self._live = list(model.state_dict().values())  # share their storage with the model's tensors
+        state = model.state_dict()
+        self._names, self._live = list(state), list(state.values())  # the tensors share the model's storage
         self.average = [t.detach().clone() for t in self._live]
         self._floats = [i for i, t in enumerate(self._live) if t.is_floating_point()]
         self._counters = [i for i, t in enumerate(self._live) if not t.is_floating_point()]  # batch norm's

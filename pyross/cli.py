@@ -34,6 +34,7 @@ from .report import runs_table, show_option
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
 
+
 def plots():
     """:mod:`pyross.plots`, imported by the commands that draw: matplotlib would add about 30 MB
     to every process, training ones included (docs/performance.md)."""
@@ -232,8 +233,8 @@ def _fit_options(**_):
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
              "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch",
-                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision", "ema", "lr_schedule",
-                          "seed"),
+                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision",
+                          "ema", "lr_schedule", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 

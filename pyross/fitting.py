@@ -70,7 +70,8 @@ def new_config(model, preset=None, **options):
     :raises PyrossError: for an option the model does not take, or an unknown preset.
     """
     given = {k: v for k, v in options.items() if v is not None}
-    presets = recipe_of(model).presets
+    recipe = recipe_of(model)
+    presets = recipe.presets
     if preset is not None and preset not in presets:
         if not presets:
             raise PyrossError(f"--preset does not apply to {model}: it has no presets")
@@ -83,7 +84,6 @@ def new_config(model, preset=None, **options):
     for name in given:
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")
-    recipe = recipe_of(model)
     merged = {**COMMON_DEFAULTS, **recipe.defaults, **chosen, **given}
     if merged["dataset"].startswith(FOLDER) and "labels" not in given:
         merged["labels"] = "all"  # every image of the labelled/ folder
