@@ -127,7 +127,7 @@ def load_data(config, dataset, device):
         return SemiSupervisedData.from_dataset(dataset, config["labels"], config["seed"], config["unlabelled"], device)
     data = SemiSupervisedData.from_dataset(dataset, "all", config["seed"], device=device).without_labels()
     keep = subsample(torch.arange(len(data.unlabelled)), config["unlabelled"], config["seed"])
-    return SemiSupervisedData(data.labelled, data.unlabelled.subset(keep.to(device)), data.valid, data.test)
+    return SemiSupervisedData(data.labelled, data.unlabelled.view(keep.to(device)), data.valid, data.test)
 
 
 def _stderr(message):

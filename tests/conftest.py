@@ -7,6 +7,18 @@ import pytest
 
 from pyross.data.mnist import VALIDATION_SIZE
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Decoded-data caches of the tests go to a temporary folder, not the user's ~/.cache/pyross."""
+    old = os.environ.get("PYROSS_CACHE")
+    os.environ["PYROSS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        del os.environ["PYROSS_CACHE"]
+    else:
+        os.environ["PYROSS_CACHE"] = old
+
+
 N_TRAIN = 200  # training images kept by the split, before the validation images
 N_TEST = 100
 

@@ -179,3 +179,26 @@ def test_labels_as_a_fraction():
     assert len(labelled) == 50 and torch.equal(torch.bincount(y[labelled]), torch.full((10,), 5))
     attributes = torch.randint(0, 2, (400, 3))
     assert len(select_labelled(attributes, 0.05, 3, seed=0)[0]) == 20
+
+
+def test_a_view_reads_the_same_images_as_a_copy_without_copying():
+    from pyross.data.dataset import Split
+    base = Split(torch.arange(60, dtype=torch.uint8).reshape(20, 3), torch.arange(20) % 10, levels=255)
+    index = torch.tensor([3, 7, 11, 19, 0])
+    view, copy = base.view(index), base.subset(index)
+    assert view.pixels.data_ptr() == base.pixels.data_ptr() and copy.pixels.data_ptr() != base.pixels.data_ptr()
+    assert torch.equal(view.x, copy.x) and torch.equal(view.y, copy.y) and len(view) == 5
+    assert torch.equal(view.images(torch.tensor([4, 1])), base.images(torch.tensor([0, 7])))
+    assert torch.equal(view.view(torch.tensor([1, 2])).x, base.subset(torch.tensor([7, 11])).x)  # a view of a view
+    assert torch.equal(view.subset(slice(1, 3)).x, base.subset(torch.tensor([7, 11])).x)
+    assert torch.equal(Split.cat([view, copy]).x, torch.cat([copy.x, copy.x]))
+    assert torch.equal(view.unlabel().x, copy.x) and (view.unlabel().y == -1).all()
+
+
+def test_the_unlabelled_images_are_a_view_of_the_training_images(mnist_dir):
+    dataset = get_dataset("mnist", mnist_dir)
+    data = SemiSupervisedData.from_dataset(dataset, 20, seed=0)
+    assert data.unlabelled.pixels.data_ptr() == dataset.train.pixels.data_ptr()
+    labelled, unlabelled = select_labelled(dataset.train.y, 20, 10, seed=0)
+    assert torch.equal(data.unlabelled.x, dataset.train.x[unlabelled])
+    assert torch.equal(data.labelled.x, dataset.train.x[labelled])

@@ -151,11 +151,12 @@ def read_mnist_pickle(path):
             pixels = torch.as_tensor(np.rint(np.asarray(x, dtype=np.float32) * 256).astype(np.uint8))
             decoded.append((pixels.reshape(len(pixels), -1), torch.as_tensor(np.asarray(y, dtype=np.int64))))
             del x
-        return decoded
+        (x_train, y_train), (x_valid, y_valid), test = decoded
+        return (torch.cat([x_train, x_valid]), torch.cat([y_train, y_valid])), test  # validation last
 
-    train, valid, test = (Split(x, y, levels=256) for x, y in cached(f"mnist-pickle|{os.path.abspath(path)}",
-                                                                     fingerprint([path]), decode))
-    return Split.cat([train, valid]), test
+    train_all, test = (Split(x, y, levels=256) for x, y in cached(f"mnist-pickle-v2|{os.path.abspath(path)}",
+                                                                  fingerprint([path]), decode))
+    return train_all, test
 
 
 def build_dataset(name, label, train_all, test, source, class_names, image_shape=(1, 28, 28)):

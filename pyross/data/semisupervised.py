@@ -134,7 +134,7 @@ class SemiSupervisedData:
         unlabelled = subsample(unlabelled, n_unlabelled, seed)
         return cls(
             labelled=train.subset(labelled).to(device),
-            unlabelled=train.subset(unlabelled).unlabel().to(device),
+            unlabelled=train.view(unlabelled).unlabel().to(device),
             valid=dataset.valid.to(device),
             test=dataset.test.to(device),
         )
