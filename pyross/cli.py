@@ -30,7 +30,7 @@ from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, la
                       reconstructions, style_transfer, traversal, walk_values)
 from .experiments import accuracy_points, error_table, run_grid
 from .predict import input_paths, load_classifier, load_trained, predict_rows, require_classifier, write_csv
-from .report import runs_table, show_option
+from .report import runs_table, show_option, validation_curves
 from .representations import encode, results_table, run_study
 from .runs import BEST, CONFIG, LAST, Run
 
@@ -752,6 +752,15 @@ def predict_cmd(run_dir, inputs, out, top_k, batch_size, device, quiet):
 
 @main.command()
 @click.argument("run_dirs", nargs=-1, required=True)
-def report(run_dirs):
+@click.option("--plot", "plot_path", help="also draw the validation curves of RUN_DIRS into this PNG")
+@click.option("--title", default="", help="--plot: the title of the picture")
+def report(run_dirs, plot_path, title):
     """Print a markdown table of RUN_DIRS: options, accuracy curve, best epoch, test accuracy."""
+    if plot_path and not plot_path.lower().endswith(".png"):
+        raise PyrossError(f"--plot writes a PNG: give a file name ending in .png, not {plot_path!r}")
     click.echo(runs_table(run_dirs))
+    if plot_path:
+        ylabel, curves = validation_curves(run_dirs)
+        os.makedirs(os.path.dirname(plot_path) or ".", exist_ok=True)
+        plots().plot_validation_curves(curves, plot_path, ylabel, title)
+        click.echo(f"wrote {plot_path}", err=True)

@@ -162,6 +162,23 @@ def plot_accuracy_vs_labels(results, path, title=""):
     plot_accuracy_lines(lines, "labelled training images", path, title, styles)
 
 
+def plot_validation_curves(curves, path, ylabel, title=""):
+    """Save one line per run, its validation metric by epoch: ``curves`` is
+    ``{label: [(epoch, value), ...]}`` (:func:`pyross.report.validation_curves`)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for label, points in curves.items():
+        if points:
+            ax.plot(*zip(*points), marker="o" if len(points) <= 30 else None, markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=1 + len(curves) // 12)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_curves(metrics, path, title=""):
     """Save the loss and the validation/test accuracy (or loss) by epoch from ``metrics.jsonl`` records
     (the accuracy alone for a run with no training loss: M1's scikit-learn head is fitted in one go)."""

@@ -22,6 +22,34 @@ def _options(config):
     return " ".join(parts)
 
 
+def _metric(run):
+    """The validation metric of ``run``: name, scale and how the best is picked."""
+    return ("accuracy", 100, max) if run.config["model"] in CLASSIFIERS else ("loss", 1, min)
+
+
+def _label(path):
+    """A short name for a run folder: its parent and its own name (``i20-paper/seed0``)."""
+    parts = os.path.normpath(path).split(os.sep)
+    return "/".join(parts[-2:])
+
+
+def validation_curves(paths):
+    """The validation curve of each run folder, for :func:`pyross.plots.plot_validation_curves`.
+
+    :returns: ``(ylabel, {label: [(epoch, value), ...]})``; the value is the accuracy in %,
+        or the mean loss per image for a model that does not classify.
+    :raises PyrossError: if a path is not a run folder.
+    """
+    curves, names = {}, set()
+    for path in paths:
+        run = Run.open(path)
+        name, scale, _ = _metric(run)
+        names.add(name)
+        curves[_label(path)] = [(m["epoch"], scale * m[f"valid_{name}"]) for m in run.metrics()]
+    ylabel = "validation accuracy (%)" if names == {"accuracy"} else "validation " + " / ".join(sorted(names))
+    return ylabel, curves
+
+
 def runs_table(paths):
     """A markdown table with one row per run folder: options, the validation curve, the best
     epoch, the test result of its checkpoint and the seconds per epoch. The validation metric
@@ -36,7 +64,7 @@ def runs_table(paths):
     for path in paths:
         run = Run.open(path)
         metrics = run.metrics()
-        name, scale, pick = ("accuracy", 100, max) if run.config["model"] in CLASSIFIERS else ("loss", 1, min)
+        name, scale, pick = _metric(run)
         curve = " ".join(f"{scale * m[f'valid_{name}']:.1f}" for m in metrics)
         best = pick(metrics, key=lambda m: m[f"valid_{name}"], default=None)
         summary = run.read_json(SUMMARY) if os.path.exists(run.file(SUMMARY)) else {}

@@ -235,6 +235,20 @@ def test_report_tabulates_runs(run_dir):
     assert header.startswith("| run |") and "alpha=0.5" in row and "z_dim=4" in row
 
 
+def test_report_plots_the_validation_curves(run_dir, tmp_path):
+    from pyross.report import validation_curves
+    ylabel, curves = validation_curves([run_dir])
+    metrics = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    assert ylabel == "validation accuracy (%)"
+    assert curves == {"runs0/m2": [(m["epoch"], 100 * m["valid_accuracy"]) for m in metrics]}
+    picture = tmp_path / "pictures" / "curves.png"
+    result = invoke("report", run_dir, "--plot", picture, "--title", "one run")
+    assert result.exit_code == 0 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = invoke("report", run_dir, "--plot", tmp_path / "curves.jpg")
+    assert result.exit_code == 2 and ".png" in result.stderr and not (tmp_path / "curves.jpg").exists()
+    assert result.output.count("|") == 0  # nothing printed before the error
+
+
 def test_fit_with_a_convolutional_classifier(mnist_dir, tmp_path):
     result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "cnn", *SMALL, "--classifier", "cnn",
                     "--augment-unlabelled")
