@@ -175,6 +175,7 @@ def _as_flags(options):
 @click.option("--augment-unlabelled/--no-augment-unlabelled", default=False, show_default=True,
               help="shift the unlabelled images too")
 @click.option("--z-dim", type=int, help="dimension of z (of the code, for dae; of z2, for m1m2)")
+@click.option("--a-dim", type=int, help="dimension of the auxiliary latent a (adgm)")
 @click.option("--hidden", callback=_hidden, help="hidden layer sizes of the encoder, e.g. 500 or 500,500")
 @click.option("--decoder-hidden", callback=_hidden, help="hidden sizes of the decoder (unset: --hidden reversed)")
 @click.option("--classifier", type=click.Choice(["mlp", "cnn", "svm", "rf", "logreg"]),

@@ -171,7 +171,7 @@ BAD = [
     (["fit", "m2", "--hidden", "500,x"], "--hidden"),
     (["fit", "m2", "--epochs", "0"], "--epochs must be positive"),
     (["fit", "m2", "--device", "tpu"], "tpu"),
-    (["fit", "vae", "--jit"], "--jit compiles the objective of m2 and m1m2, not of vae"),
+    (["fit", "vae", "--jit"], "--jit compiles the objective of m2, adgm and m1m2, not of vae"),
     (["fit", "m2", "--active-threshold", "0.1"], "--active-threshold does not apply to m2"),
     (["fit", "ff", "--labelled-bound", "share"], "--labelled-bound does not apply to ff"),
     (["fit", "m2", "--labelled-bound", "half"], "Invalid value for '--labelled-bound'"),

@@ -1,5 +1,6 @@
 """The model registry: a name on the command line → a model class and what it is."""
 from ..errors import unknown_name
+from .adgm import ADGM
 from .ccvae import CCVAE
 from .dae import DAE
 from .ff import FF
@@ -11,6 +12,7 @@ from .vae import VAE
 #: name → (class, one-line description)
 MODELS = {
     "m2": (M2, "Kingma et al.'s generative semi-supervised model: y enumerated when unlabelled"),
+    "adgm": (ADGM, "Maaløe et al.'s auxiliary deep generative model: M2 with an auxiliary latent a in the guide"),
     "m1m2": (M1M2, "Kingma et al.'s stacked M1+M2: M2 on the code z1 of a frozen M1 VAE"),
     "m1": (M1, "Kingma et al.'s M1: a classifier on the latent means of a VAE trained without labels"),
     "ff": (FF, "feed-forward baseline classifier, trained on the labelled images only"),
@@ -20,7 +22,7 @@ MODELS = {
 }
 
 #: models that classify (they have ``classifier(x)``); the others learn representations
-CLASSIFIERS = ["m2", "m1m2", "m1", "ff", "ccvae"]
+CLASSIFIERS = ["m2", "adgm", "m1m2", "m1", "ff", "ccvae"]
 #: a model registered with :func:`register` → the built-in model it trains like
 TRAINS_LIKE = {}
 #: a model registered with :func:`register` with a recipe of its own → that
@@ -71,5 +73,5 @@ def get_model_class(name):
     return MODELS[name][0]
 
 
-__all__ = ["CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "OWN_RECIPES", "VAE", "get_model_class",
+__all__ = ["ADGM", "CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "OWN_RECIPES", "VAE", "get_model_class",
            "register", "trains_like"]
