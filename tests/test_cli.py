@@ -240,7 +240,8 @@ def test_report_plots_the_validation_curves(run_dir, tmp_path):
     ylabel, curves = validation_curves([run_dir])
     metrics = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
     assert ylabel == "validation accuracy (%)"
-    assert curves == {"runs0/m2": [(m["epoch"], 100 * m["valid_accuracy"]) for m in metrics]}
+    label = "/".join(os.path.normpath(run_dir).split(os.sep)[-2:])  # the folder and its parent
+    assert curves == {label: [(m["epoch"], 100 * m["valid_accuracy"]) for m in metrics]}
     picture = tmp_path / "pictures" / "curves.png"
     result = invoke("report", run_dir, "--plot", picture, "--title", "one run")
     assert result.exit_code == 0 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
