@@ -63,8 +63,9 @@ def read_idx(path):
     :raises PyrossError: if the header is not that of unsigned bytes, or the sizes do not
         match the file's length.
     """
+    data = bytearray(os.path.getsize(path))  # writable, so the tensor below shares it: one copy in memory
     with open(path, "rb") as f:
-        data = f.read()
+        f.readinto(data)
     if len(data) < 4 or data[:3] != b"\x00\x00\x08":
         raise PyrossError(f"{path} is not an IDX file of unsigned bytes")
     dims = data[3]
@@ -72,7 +73,7 @@ def read_idx(path):
     start = 4 + 4 * dims
     if len(data) - start != int(np.prod(shape)):
         raise PyrossError(f"{path} is damaged: its header gives {shape}, its length {len(data) - start} bytes")
-    return torch.from_numpy(np.frombuffer(data, np.uint8, offset=start).reshape(shape).copy())
+    return torch.from_numpy(np.frombuffer(data, np.uint8, offset=start).reshape(shape))
 
 
 def read_torchvision(dataset_class, root, download):

@@ -23,7 +23,7 @@ The marginal :math:`q(y, z \mid x) = \int q(a \mid x)\, q(y \mid a, x)\, q(z \mi
 is a mixture, more expressive than M2's, and the classifier
 :math:`q(y \mid x) = \mathbb{E}_{q(a \mid x)}[q(y \mid a, x)]` is a continuous mixture too.
 
-The class is M2's objective unchanged (:class:`~pyross.objectives.SemiSupervisedELBO`):
+It trains with M2's objective unchanged (:class:`~pyross.objectives.SemiSupervisedELBO`):
 ``a`` is drawn once per image, before ``y``, so in a trace of the unlabelled bound
 ``a`` has shape ``(B, a_dim)`` while ``z`` and p(a | x, y, z) have ``(K, B, ·)``, and
 ``TraceEnum_ELBO`` sums the classes exactly, as for M2. The classifier term
