@@ -73,5 +73,5 @@ def get_model_class(name):
     return MODELS[name][0]
 
 
-__all__ = ["ADGM", "CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "OWN_RECIPES", "VAE", "get_model_class",
-           "register", "trains_like"]
+__all__ = ["ADGM", "CCVAE", "CLASSIFIERS", "DAE", "FF", "M1", "M1M2", "M2", "MODELS", "OWN_RECIPES", "VAE",
+           "get_model_class", "register", "trains_like"]
