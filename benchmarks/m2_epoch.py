@@ -198,10 +198,11 @@ def type_of(name):
 
 
 def accuracy(net, split):
+    from pyross.evaluation import BATCH
     net.eval()
     with torch.no_grad():
-        right = sum((net.encoder_y(x).argmax(-1) == y).sum().item()
-                    for x, y in zip(split.x.split(1000), split.y.split(1000)))
+        right = sum((net.encoder_y(split.images(slice(i, i + BATCH))).argmax(-1) == split.y[i:i + BATCH]).sum().item()
+                    for i in range(0, len(split), BATCH))
     net.train()
     return right / len(split)
 

@@ -1,9 +1,15 @@
 """Classification metrics of a trained model on a labelled split."""
 import torch
 
+#: images per forward pass when evaluating. At 1,000, the CNN classifier's activations on the
+#: validation set raised the peak memory of a default ``fit m2`` by 31 MiB above that of its
+#: training steps; at 500 they stay below it, and the pass over 10,000 images is no slower
+#: (docs/performance.md, "Memory").
+BATCH = 500
+
 
 @torch.no_grad()
-def predict(model, x, batch_size=1000):
+def predict(model, x, batch_size=BATCH):
     """Class predictions argmax q(y | x) for images ``x`` (grey levels, not binarised); for a
     multi-label model the attributes whose probability is above 1/2, ``(N, L)``.
 
@@ -21,7 +27,7 @@ def predict(model, x, batch_size=1000):
         model.train(was_training)
 
 
-def accuracy(model, split, batch_size=1000):
+def accuracy(model, split, batch_size=BATCH):
     """Fraction of ``split`` classified correctly (multi-label: of its attributes, over all images).
 
     The images are converted to floats a batch at a time (not the whole split at once: 31 MB

@@ -30,7 +30,7 @@ from . import distributed
 from .averaging import WeightAverage
 from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
-from .evaluation import accuracy
+from .evaluation import BATCH as EVAL_BATCH, accuracy
 from .objectives import make_svi
 from .precision import Precision
 from .runs import BEST, LAST, SUMMARY
@@ -244,7 +244,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            batches = split.x.split(1000)
+            batches = (split.images(slice(i, i + EVAL_BATCH)) for i in range(0, len(split), EVAL_BATCH))
             return sum(self.objective.loss(self._prepare(x)).item() * len(x) for x in batches) / len(split)
         finally:
             self.model.train(was_training)
