@@ -199,7 +199,11 @@ RECIPES = {
     "adgm": Recipe(SemiSupervisedELBO, {"z_dim": 100, "a_dim": 100, "hidden": [500, 500], "activation": "relu",
                                         "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 10, "augment": 0,
                                         "labelled_bound": "step"},
-                   options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound")),
+                   options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound"),
+                   presets={"paper": Preset("Maaløe et al. 2016 as the authors' run_mnist.py states it: the "
+                                            "defaults, 10 epochs instead of 1,000"),
+                            "pi": Preset("the best permutation-invariant recipe measured: the authors' values with "
+                                         "batch norm, 25 epochs", {"batch_norm": "all", "epochs": 25})}),
     # M1+M2: the VAE of docs/results.md (500-500, 40 epochs with a 10-epoch KL warm-up), then 100 epochs of M2
     "m1m2": Recipe(lambda net, *args, **options: SemiSupervisedELBO(net.m2, *args, **options),  # M2's, on z1
                    {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},

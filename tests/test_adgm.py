@@ -103,3 +103,14 @@ def test_fit_adgm_through_the_command_line(mnist_dir, tmp_path):
     config = json.load(open(out / "config.json"))
     assert config["model"] == "adgm" and config["model_options"]["a_dim"] == 3
     assert 0 <= json.load(open(out / "summary.json"))["test_accuracy"] <= 1
+
+
+def test_presets_paper_is_the_authors_defaults_and_pi_adds_batch_norm():
+    from pyross.fitting import new_config
+    defaults = new_config("adgm")
+    assert new_config("adgm", preset="paper") == {**defaults, "preset": "paper", "overrides": {}}
+    pi = new_config("adgm", preset="pi")
+    assert pi["model_options"] == {**defaults["model_options"], "batch_norm": "all"}
+    assert (pi["epochs"], pi["augment"], pi["alpha"], pi["lr"]) == (25, 0, 0.1, 3e-4)
+    given = new_config("adgm", preset="pi", epochs=3)  # the command line overrides the preset
+    assert given["epochs"] == 3 and given["overrides"] == {"epochs": 3}
