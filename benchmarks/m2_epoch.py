@@ -201,8 +201,7 @@ def accuracy(net, split):
     from pyross.evaluation import BATCH
     net.eval()
     with torch.no_grad():
-        right = sum((net.encoder_y(split.images(slice(i, i + BATCH))).argmax(-1) == split.y[i:i + BATCH]).sum().item()
-                    for i in range(0, len(split), BATCH))
+        right = sum((net.encoder_y(x).argmax(-1) == y).sum().item() for x, y in split.batches(BATCH))
     net.train()
     return right / len(split)
 

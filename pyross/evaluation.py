@@ -28,12 +28,9 @@ def predict(model, x, batch_size=BATCH):
 
 
 def accuracy(model, split, batch_size=BATCH):
-    """Fraction of ``split`` classified correctly (multi-label: of its attributes, over all images).
-
-    The images are converted to floats a batch at a time (not the whole split at once: 31 MB
-    for MNIST's 10,000 validation images)."""
-    right = sum((predict(model, split.images(slice(i, i + batch_size))) == split.y[i:i + batch_size]).sum().item()
-                for i in range(0, len(split), batch_size))
+    """Fraction of ``split`` classified correctly (multi-label: of its attributes, over all images),
+    its images converted to floats a batch at a time (:meth:`~pyross.data.dataset.Split.batches`)."""
+    right = sum((predict(model, x) == y).sum().item() for x, y in split.batches(batch_size))
     return right / split.y.numel()
 
 

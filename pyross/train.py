@@ -244,8 +244,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            batches = (split.images(slice(i, i + EVAL_BATCH)) for i in range(0, len(split), EVAL_BATCH))
-            return sum(self.objective.loss(self._prepare(x)).item() * len(x) for x in batches) / len(split)
+            return sum(self.objective.loss(self._prepare(x)).item() * len(x)
+                       for x, _ in split.batches(EVAL_BATCH)) / len(split)
         finally:
             self.model.train(was_training)
 

@@ -27,3 +27,12 @@ def test_accuracy_in_batches_matches_one_pass_by_hand():
         assert accuracy(model, split, batch_size=batch_size) == by_hand
     assert model.training  # the model is given back in the mode it came in
     assert torch.equal(predict(model, split.x, batch_size=5), predict(model, split.x, batch_size=23))
+
+
+def test_batches_of_a_view_read_its_own_rows():
+    pixels = torch.arange(10 * 3, dtype=torch.uint8).reshape(10, 3)
+    split = Split(pixels, torch.arange(10), levels=255).view(torch.tensor([7, 2, 5, 0, 9]))
+    pairs = list(split.batches(2))
+    assert [len(y) for _, y in pairs] == [2, 2, 1]
+    assert torch.equal(torch.cat([y for _, y in pairs]), torch.tensor([7, 2, 5, 0, 9]))
+    assert torch.equal(torch.cat([x for x, _ in pairs]), pixels[[7, 2, 5, 0, 9]].float() / 255)

@@ -41,6 +41,12 @@ class Split:
         rows = self._stored(index)
         return rows if self.levels is None else rows.float() / self.levels
 
+    def batches(self, size):
+        """The images as floats in ``[0, 1]`` with their labels, ``size`` at a time: ``(x, y)`` pairs
+        (converting the whole split at once would hold all its floats: 31 MB for 10,000 MNIST images)."""
+        for i in range(0, len(self), size):
+            yield self.images(slice(i, i + size)), self.y[i:i + size]
+
     @property
     def device(self):
         """The device the split is on."""
