@@ -30,7 +30,7 @@ def predict(model, x, batch_size=BATCH):
 def accuracy(model, split, batch_size=BATCH):
     """Fraction of ``split`` classified correctly (multi-label: of its attributes, over all images),
     its images converted to floats a batch at a time (:meth:`~pyross.data.dataset.Split.batches`)."""
-    right = sum((predict(model, x) == y).sum().item() for x, y in split.batches(batch_size))
+    right = sum((predict(model, x, batch_size) == y).sum().item() for x, y in split.batches(batch_size))
     return right / split.y.numel()
 
 
