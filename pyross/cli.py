@@ -554,6 +554,8 @@ def _ints(name):
 @click.option("--unlabelled", default="0,100,1000,10000,49900", show_default=True, callback=_ints("--unlabelled"),
               help="'unlabelled' only: numbers of unlabelled images")
 @click.option("--seeds", default="0", show_default=True, callback=_ints("--seeds"), help="seeds, e.g. 0,1,2")
+@click.option("--preset", help="a preset every model has (see 'models --defaults'), e.g. pi; "
+                                "--epochs overrides it")
 @click.option("--epochs", type=int, help="epochs of every run  [default: each model's]")
 @click.option("--steps-per-epoch", type=int,
               help="steps of an epoch  [default: one pass for 'labels'; 500 for 'unlabelled', so that every "
@@ -565,13 +567,15 @@ def _ints(name):
 @click.option("--smoke", is_flag=True, help="a quick check: tiny networks, one epoch, unlabelled counts capped at 1,000")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def experiment(kind, models, labels, unlabelled, seeds, epochs, steps_per_epoch, dataset, data_dir, out, smoke,
-               device, quiet):
+def experiment(kind, models, labels, unlabelled, seeds, preset, epochs, steps_per_epoch, dataset, data_dir, out,
+               smoke, device, quiet):
     """Accuracy against the number of labels (the paper's Table 1) or of unlabelled images
     (seed 000's figure): trains every run (skipping finished ones), writes table.md and accuracy.png."""
     for model in models:
         if model not in CLASSIFIERS:
             raise PyrossError(f"{model} does not classify; --models takes {', '.join(CLASSIFIERS)}")
+        if preset is not None:
+            new_config(model, preset)  # a model without this preset fails here, before any training
     _check_positive(epochs=epochs, steps_per_epoch=steps_per_epoch)
     device = resolve_device(device)
     data_set = get_dataset(dataset, data_dir)  # a bad dataset or label count fails here, before any training
@@ -586,11 +590,12 @@ def experiment(kind, models, labels, unlabelled, seeds, epochs, steps_per_epoch,
     out = out or os.path.join("runs", f"experiment-{kind}")
     options = {"dataset": dataset, "data_dir": data_dir, "epochs": epochs, "steps_per_epoch": steps_per_epoch}
     results = run_grid(out, cells, options, device, smoke, progress=not quiet,
-                       echo=lambda message: click.echo(message, err=True))
+                       echo=lambda message: click.echo(message, err=True), preset=preset)
     key = "labels" if kind == "labels" else "unlabelled"
     table = error_table(results, key, paper=kind == "labels" and dataset == "mnist")
     with open(os.path.join(out, "table.md"), "w") as f:
-        f.write(f"Test error (%) on {dataset}, mean ± sd over seeds {', '.join(map(str, seeds))}\n\n{table}\n")
+        f.write(f"Test error (%) on {dataset}{f' (--preset {preset})' if preset else ''}, mean ± sd over seeds "
+                f"{', '.join(map(str, seeds))}\n\n{table}\n")
     points = {m: [(0 if n == "all" else n, a, sd) for n, a, sd in p] for m, p in accuracy_points(results, key).items()}
     xlabel = "labelled training images" if kind == "labels" else f"unlabelled images ({labels[0]} labels)"
     plots().plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"), title=f"{dataset}: {', '.join(models)}")

@@ -33,33 +33,37 @@ SMOKE = {"epochs": 1, "vae_epochs": 1, "hidden": [16], "decoder_hidden": [16], "
 SMOKE_UNLABELLED = 1000
 
 
-def run_name(model, labels, unlabelled, seed):
-    """The folder name of one cell of the grid."""
-    return f"{model}-labels{labels}-unlabelled{unlabelled}-seed{seed}"
+def run_name(model, labels, unlabelled, seed, preset=None):
+    """The folder name of one cell of the grid (with the preset after the model, if any: runs
+    of two presets never share a folder)."""
+    return f"{model}{'-' + preset if preset else ''}-labels{labels}-unlabelled{unlabelled}-seed{seed}"
 
 
-def cell_config(model, labels, unlabelled, seed, options, smoke=False):
+def cell_config(model, labels, unlabelled, seed, options, smoke=False, preset=None):
     """The config of one run of the grid: ``options`` (e.g. ``dataset``, ``data_dir``,
-    ``epochs``) over the model's defaults, ``smoke`` over everything."""
+    ``epochs``) over the ``preset`` over the model's defaults, ``smoke`` over everything.
+
+    :raises PyrossError: for a preset the model does not have.
+    """
     given = {**options, "labels": labels, "unlabelled": unlabelled, "seed": seed}
     if smoke:
         given.update(SMOKE)
         if unlabelled != "all":
             given["unlabelled"] = min(unlabelled, SMOKE_UNLABELLED)
-    return new_config(model, **{k: v for k, v in given.items() if takes_option(model, k)})
+    return new_config(model, preset, **{k: v for k, v in given.items() if takes_option(model, k)})
 
 
-def run_grid(out, cells, options, device="cpu", smoke=False, progress=True, echo=print):
+def run_grid(out, cells, options, device="cpu", smoke=False, progress=True, echo=print, preset=None):
     """Train every ``(model, labels, unlabelled, seed)`` of ``cells`` into ``out`` (finished
-    runs are skipped, interrupted ones resumed).
+    runs are skipped, interrupted ones resumed), each with the model's ``preset`` if given.
 
     :returns: one dict per cell: the cell and its test accuracy.
     """
     os.makedirs(out, exist_ok=True)
     results = []
     for model, labels, unlabelled, seed in tqdm(cells, desc="experiment", unit="run", disable=not progress):
-        path = os.path.join(out, run_name(model, labels, unlabelled, seed))
-        config = cell_config(model, labels, unlabelled, seed, options, smoke)
+        path = os.path.join(out, run_name(model, labels, unlabelled, seed, preset))
+        config = cell_config(model, labels, unlabelled, seed, options, smoke, preset)
         if not os.path.exists(os.path.join(path, SUMMARY)):
             echo(f"run {path}")
         run = ensure_trained(path, config, device, progress, echo)

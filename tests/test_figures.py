@@ -117,6 +117,19 @@ def test_experiment_labels_in_smoke_mode_writes_a_table_with_the_paper_and_resum
     assert (stopped / "summary.json").exists()
 
 
+def test_experiment_with_a_preset_names_its_runs_after_it_and_records_it(mnist_dir, tmp_path):
+    out = tmp_path / "exp"
+    result = invoke("experiment", "labels", "--models", "m2", "--preset", "pi", "--labels", "20", "--smoke",
+                    "--dataset", "mnist", "--data-dir", mnist_dir, "--out", out, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    config = __import__("json").loads((out / "m2-pi-labels20-unlabelledall-seed0" / "config.json").read_text())
+    # the preset's options under the smoke ones: pi's relu, batch norm and alpha, smoke's tiny networks
+    net = config["model_options"]
+    assert config["preset"] == "pi" and net["activation"] == "relu" and net["batch_norm"] == "all"
+    assert config["alpha"] == 0.1 and net["hidden"] == [16] and config["overrides"]["epochs"] == 1
+    assert (out / "table.md").read_text().startswith("Test error (%) on mnist (--preset pi)")
+
+
 def test_experiment_unlabelled_gives_every_run_the_same_steps(mnist_dir, tmp_path):
     out = tmp_path / "exp"
     result = invoke("experiment", "unlabelled", "--models", "ff,m2", "--labels", "20", "--unlabelled", "0,60",
@@ -134,6 +147,8 @@ def test_experiment_unlabelled_gives_every_run_the_same_steps(mnist_dir, tmp_pat
     (["--models", "m3"], "unknown model 'm3'"),
     (["--labels", "20,x"], "--labels must be whole numbers"),
     (["--labels", "15"], "multiple of the number of classes"),
+    (["--models", "m2,ff", "--preset", "pi"], "--preset does not apply to ff: it has no presets"),
+    (["--preset", "fast"], "unknown preset of m2 'fast'"),
 ])
 def test_bad_experiments_are_one_line(args, message, mnist_dir, tmp_path):
     result = invoke("experiment", "labels", *args, "--dataset", "mnist", "--data-dir", mnist_dir,
