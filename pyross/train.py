@@ -171,6 +171,14 @@ class Trainer:
             return self.model.prepare(x)
         return binarize(x) if self.model.binary_data else x
 
+    @staticmethod
+    def _checks(first):
+        """The validation of the first step of an epoch (or of a resumed one): Pyro's and torch's
+        checks of shapes, supports and distribution parameters, as set (on by default); the other
+        steps run without them. They compute nothing the loss uses, so the steps are the same;
+        a NaN later on still stops the run (the loss is checked at every step)."""
+        return contextlib.nullcontext() if first else pyro.validation_enabled(False)
+
     def train_epoch(self, epoch):
         """Take one epoch of SVI steps (the rest of it, after a Ctrl-C).
 
@@ -197,7 +205,7 @@ class Trainer:
             if self.lr_schedule == "cosine":
                 self.svi.optim.lr = self.lr * 0.5 * (1 + math.cos(math.pi * done / (self.epochs or epoch)))
             try:
-                with self.precision():
+                with self.precision(), self._checks(step == partial["step"] + 1):
                     loss = self.svi.step(labelled, unlabelled)
             except ValueError:  # Pyro's check of distribution parameters, once they are NaN
                 if all(torch.isfinite(p).all() for p in self.model.parameters()):
