@@ -598,7 +598,8 @@ def experiment(kind, models, labels, unlabelled, seeds, preset, epochs, steps_pe
                 f"{', '.join(map(str, seeds))}\n\n{table}\n")
     points = {m: [(0 if n == "all" else n, a, sd) for n, a, sd in p] for m, p in accuracy_points(results, key).items()}
     xlabel = "labelled training images" if kind == "labels" else f"unlabelled images ({labels[0]} labels)"
-    plots().plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"), title=f"{dataset}: {', '.join(models)}")
+    plots().plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"),
+                                title=f"{dataset}: {', '.join(models)}{f' --preset {preset}' if preset else ''}")
     click.echo(table)
     click.echo(f"wrote {os.path.join(out, 'table.md')} and {os.path.join(out, 'accuracy.png')}")
 
