@@ -55,7 +55,7 @@ class Stage:
     options: tuple = VAE_OPTIONS
     nested: Optional[str] = None
     training: dict = field(default_factory=lambda: {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"})
-    shared: tuple = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir")
+    shared: tuple = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir", "precision")
     reuse: str = "vae_run"
     reuse_flag: str = "--vae"
 

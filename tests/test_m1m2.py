@@ -128,8 +128,10 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
     small = ["--labels", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2",
              "--active-threshold", "0"]  # a VAE of one epoch may have no active unit
     assert invoke("fit", "m1m2", "--data-dir", mnist_dir, "--out", out, *small, "--vae-epochs", "1",
-                  "--kl-warmup", "2", *TINY).exit_code == 0
+                  "--kl-warmup", "2", "--precision", "bfloat16", *TINY).exit_code == 0
     assert (out / "vae" / "summary.json").is_file()
+    # the VAE trains in the run's precision too
+    assert json.loads((out / "vae" / "config.json").read_text())["precision"] == "bfloat16"
     # its VAE is trained with the KL warm-up: over the 10 steps of epoch 1 of 2, beta = (step - 1) / 20
     assert json.loads((out / "vae" / "config.json").read_text())["kl_warmup"] == 2
     record = json.loads((out / "vae" / "metrics.jsonl").read_text())
