@@ -379,8 +379,11 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
                                       f"not to the one it reuses (--vae, --m1)")
             reuse_stages(config, vae_run, "--m1" if m1_run else "--vae")
     device = distributed.init(resolve_device(device))
-    Precision(config.get("precision", "float32"), device)  # float16 on a CPU: an error before anything is written
+    # float16 on a CPU is an error before anything is written; bfloat16 without the instructions, a warning
+    precision = Precision(config.get("precision", "float32"), device)
     main = distributed.is_main()
+    if main and precision.warning():
+        click.echo(precision.warning(), err=True)
     stages = recipe_of(config["model"]).stages
     if distributed.active() and stages and not config.get(stages[0].reuse):
         raise PyrossError(f"{config['model']} under torchrun trains no VAE of its own: train one first "

@@ -9,7 +9,8 @@ enumerated classes and the loss are computed in float32, as without autocast. Va
 test accuracy are computed in float32.
 
 On a CPU with AVX-512 BF16 a bfloat16 matrix product runs about three times as fast as a
-float32 one (docs/performance.md); float16 is for GPUs. The option changes results (the
+float32 one (docs/performance.md); on a CPU without bfloat16 instructions it is emulated and
+much slower, and ``fit`` says so (:meth:`Precision.warning`). float16 is for GPUs. The option changes results (the
 products are rounded to 8 bits of mantissa), so it is opt-in; docs/performance.md compares
 the validation curves with float32's.
 """
@@ -40,6 +41,18 @@ class Precision:
         self.reduced = name != "float32"
         self._depth = 0  # how deep the current network call is nested in other modules' calls
 
+    def warning(self):
+        """A one-line warning where this precision is slower than float32 on this machine, else ``None``.
+
+        bfloat16 on a CPU without bfloat16 instructions (AVX-512 BF16 or AMX) is emulated: its
+        matrix products ran 20 to 30 times slower than float32's on a 2-core AMD EPYC with AVX2
+        only (docs/performance.md).
+        """
+        if self.name == "bfloat16" and self.device_type == "cpu" and not cpu_has_bfloat16():
+            return ("warning: this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX), so --precision bfloat16 "
+                    "is emulated and runs slower than float32 here")
+        return None
+
     def attach(self, model):
         """Make each outermost module call inside ``model`` (a network the model code calls)
         return float32 tensors under reduced precision. Nothing happens for float32."""
@@ -63,6 +76,14 @@ class Precision:
         if not self.reduced:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=getattr(torch, self.name))
+
+
+def cpu_has_bfloat16():
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's own test; ``True`` if torch lacks it)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True
 
 
 def _to_float32(output):

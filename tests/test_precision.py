@@ -85,3 +85,13 @@ def test_fit_in_bfloat16_records_it_and_resumes_with_it(mnist_dir, tmp_path):
     result = invoke("fit", "m2", "--resume", out, "--epochs", 2, "--quiet")
     assert result.exit_code == 0, result.output
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_on_a_cpu_without_its_instructions_is_a_warning(mnist_dir, tmp_path, monkeypatch, native):
+    monkeypatch.setattr("pyross.precision.cpu_has_bfloat16", lambda: native)
+    assert (Precision("bfloat16", "cpu").warning() is None) == native
+    assert Precision("float32", "cpu").warning() is None
+    result = invoke("fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "bf16", "--precision", "bfloat16", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert ("warning: this CPU has no bfloat16 instructions" in result.output) != native
