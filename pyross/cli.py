@@ -28,7 +28,7 @@ from .recipes import COMMON_DEFAULTS, recipe_of
 from .params import default_configs, parameter_table
 from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
                       reconstructions, style_transfer, traversal, walk_values)
-from .experiments import accuracy_points, error_table, run_grid
+from .experiments import accuracy_points, error_table, paper_points, paper_styles, run_grid
 from .predict import input_paths, load_classifier, load_trained, predict_rows, require_classifier, write_csv
 from .report import runs_table, show_option, validation_curves
 from .representations import encode, results_table, run_study
@@ -595,13 +595,16 @@ def experiment(kind, models, labels, unlabelled, seeds, preset, epochs, steps_pe
     results = run_grid(out, cells, options, device, smoke, progress=not quiet,
                        echo=lambda message: click.echo(message, err=True), preset=preset)
     key = "labels" if kind == "labels" else "unlabelled"
-    table = error_table(results, key, paper=kind == "labels" and dataset == "mnist")
+    paper = kind == "labels" and dataset == "mnist"
+    table = error_table(results, key, paper=paper)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(f"Test error (%) on {dataset}{f' (--preset {preset})' if preset else ''}, mean ± sd over seeds "
                 f"{', '.join(map(str, seeds))}\n\n{table}\n")
     points = {m: [(0 if n == "all" else n, a, sd) for n, a, sd in p] for m, p in accuracy_points(results, key).items()}
+    reported = paper_points(models, labels) if paper else {}
     xlabel = "labelled training images" if kind == "labels" else f"unlabelled images ({labels[0]} labels)"
-    plots().plot_accuracy_lines(points, xlabel, os.path.join(out, "accuracy.png"),
+    plots().plot_accuracy_lines({**points, **reported}, xlabel, os.path.join(out, "accuracy.png"),
+                                styles=paper_styles(models, reported),
                                 title=f"{dataset}: {', '.join(models)}{f' --preset {preset}' if preset else ''}")
     click.echo(table)
     click.echo(f"wrote {os.path.join(out, 'table.md')} and {os.path.join(out, 'accuracy.png')}")

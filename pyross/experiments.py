@@ -105,6 +105,30 @@ def error_table(results, key, paper=False):
     return "\n".join(lines)
 
 
+def paper_points(models, labels):
+    """The paper's Table 1 as accuracy points, ``{"M2 (paper)": [(labels, accuracy, sd), ...]}``,
+    for the ``models`` the paper has and the label counts of ``labels`` it reports."""
+    points = {}
+    for m in models:
+        for n in labels:
+            error = PAPER_ERRORS.get(m, {}).get(n)
+            if error is not None:
+                mean, _, sd = error.partition(" ± ")
+                points.setdefault(f"{PAPER_NAMES[m]} (paper)", []).append((n, 1 - float(mean) / 100,
+                                                                            float(sd or 0) / 100))
+    return points
+
+
+def paper_styles(models, reported):
+    """Line styles that give each model and the paper's line for it (dashed) one colour."""
+    styles = {}
+    for i, m in enumerate(models):
+        styles[m] = {"color": f"C{i % 10}"}
+        if f"{PAPER_NAMES.get(m, m)} (paper)" in reported:
+            styles[f"{PAPER_NAMES[m]} (paper)"] = {"color": f"C{i % 10}", "linestyle": "--", "marker": "s"}
+    return styles
+
+
 def accuracy_points(results, key):
     """``{model: [(value, mean accuracy, sd), ...]}`` over seeds, for plotting against ``key``."""
     points = {}

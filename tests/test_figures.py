@@ -117,6 +117,19 @@ def test_experiment_labels_in_smoke_mode_writes_a_table_with_the_paper_and_resum
     assert (stopped / "summary.json").exists()
 
 
+def test_the_papers_table_1_as_points_beside_the_runs():
+    from pyross.experiments import paper_points, paper_styles
+    points = paper_points(["m2", "ff", "vae"], [100, 600, 7, "all"])
+    # Kingma et al.'s Table 1, read by hand: M2 11.97 ± 1.71 and 4.94 ± 0.13 % error, NN 25.81 and 11.44 %
+    assert list(points) == ["M2 (paper)", "NN (paper)"]
+    flat = {name: [v for point in p for v in point] for name, p in points.items()}
+    assert flat["M2 (paper)"] == pytest.approx([100, 0.8803, 0.0171, 600, 0.9506, 0.0013])
+    assert flat["NN (paper)"] == pytest.approx([100, 0.7419, 0.0, 600, 0.8856, 0.0])
+    styles = paper_styles(["ff", "m2", "vae"], points)
+    assert styles["M2 (paper)"]["color"] == styles["m2"]["color"] == "C1" and styles["M2 (paper)"]["linestyle"] == "--"
+    assert "vae (paper)" not in styles and styles["vae"] == {"color": "C2"}
+
+
 def test_experiment_with_a_preset_names_its_runs_after_it_and_records_it(mnist_dir, tmp_path):
     out = tmp_path / "exp"
     result = invoke("experiment", "labels", "--models", "m2", "--preset", "pi", "--labels", "20", "--smoke",
