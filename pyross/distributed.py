@@ -16,6 +16,7 @@ This is what PyTorch's ``DistributedDataParallel`` does, written out here becaus
 Batch normalisation, as in ``DistributedDataParallel`` without ``SyncBatchNorm``, normalises
 each slice by its own statistics.
 """
+import atexit
 import os
 
 import torch
@@ -59,7 +60,16 @@ def init(device):
         torch.cuda.set_device(local)
         device = f"cuda:{local}"
     dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    # leave the group while Python is still whole: a process that exits inside it can abort as
+    # gloo's threads are torn down ("terminate called without an active exception")
+    atexit.register(leave)
     return device
+
+
+def leave():
+    """Leave the process group, if this process is in one (at exit, registered by :func:`init`)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def from_main(value):

@@ -57,6 +57,17 @@ def test_torchrun_batch_size_must_divide(mnist_dir, tmp_path):
     assert not os.path.exists(tmp_path / "run")
 
 
+def test_leaving_the_process_group(monkeypatch):
+    from torch import distributed as dist
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29517")
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    assert dist.is_initialized()
+    distributed.leave()
+    assert not dist.is_initialized()
+    distributed.leave()  # outside a group: nothing to do
+
+
 def test_one_process_is_not_distributed():
     assert not distributed.active() and distributed.rank() == 0 and distributed.size() == 1
     index = torch.arange(7)
