@@ -91,7 +91,7 @@ def error_table(results, key, paper=False):
     for m in models:
         header.append(f"{m} (pyross)")
         if paper:
-            header.append(f"{PAPER_NAMES.get(m, m)} (paper)")
+            header.append(paper_label(m))
     lines = ["| " + " | ".join(header) + " |", "|" + " ---: |" * len(header)]
     for value in rows:
         cells = [str(value)]
@@ -105,6 +105,11 @@ def error_table(results, key, paper=False):
     return "\n".join(lines)
 
 
+def paper_label(model):
+    """The name of the paper's model matching ``model``, as a column or a line is labelled."""
+    return f"{PAPER_NAMES.get(model, model)} (paper)"
+
+
 def paper_points(models, labels):
     """The paper's Table 1 as accuracy points, ``{"M2 (paper)": [(labels, accuracy, sd), ...]}``,
     for the ``models`` the paper has and the label counts of ``labels`` it reports."""
@@ -114,7 +119,7 @@ def paper_points(models, labels):
             error = PAPER_ERRORS.get(m, {}).get(n)
             if error is not None:
                 mean, _, sd = error.partition(" ± ")
-                points.setdefault(f"{PAPER_NAMES[m]} (paper)", []).append((n, 1 - float(mean) / 100,
+                points.setdefault(paper_label(m), []).append((n, 1 - float(mean) / 100,
                                                                             float(sd or 0) / 100))
     return points
 
@@ -124,8 +129,8 @@ def paper_styles(models, reported):
     styles = {}
     for i, m in enumerate(models):
         styles[m] = {"color": f"C{i % 10}"}
-        if f"{PAPER_NAMES.get(m, m)} (paper)" in reported:
-            styles[f"{PAPER_NAMES[m]} (paper)"] = {"color": f"C{i % 10}", "linestyle": "--", "marker": "s"}
+        if paper_label(m) in reported:
+            styles[paper_label(m)] = {"color": f"C{i % 10}", "linestyle": "--", "marker": "s"}
     return styles
 
 

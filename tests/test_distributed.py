@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun: 2 CPU processes (gloo), a few steps."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -60,7 +61,9 @@ def test_torchrun_batch_size_must_divide(mnist_dir, tmp_path):
 def test_leaving_the_process_group(monkeypatch):
     from torch import distributed as dist
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", "29517")
+    with socket.socket() as free:  # a port nothing else listens on
+        free.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MASTER_PORT", str(free.getsockname()[1]))
     dist.init_process_group("gloo", rank=0, world_size=1)
     assert dist.is_initialized()
     distributed.leave()
