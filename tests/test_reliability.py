@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyross.cli import main
+from pyross.data.registry import DATASETS, FOLDER
+from pyross.models import MODELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--labels", "20", "--batch-size", "10", "--hidden", "16", "--classifier", "mlp", "--classifier-hidden",
@@ -114,15 +116,26 @@ def test_checkpoint_of_another_model_is_one_line(mnist_dir, tmp_path):
     assert metrics(tmp_path / "small") == before
 
 
+def is_number(text):
+    """Whether ``text`` reads as a number (a count or a fraction of --labels)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 BAD_VALUES = st.one_of(
     st.tuples(st.just("--alpha"), st.floats(max_value=-1e-6, allow_nan=False).map(repr)),
     st.tuples(st.just("--labels"), st.integers(1, 10_000).filter(lambda n: n % 10).map(str)),
     st.tuples(st.just("--labels"), st.integers(21, 10_000).map(lambda n: str(10 * n))),  # more than the data
-    st.tuples(st.just("--labels"), st.text(min_size=1).filter(lambda t: not t.strip().isdigit() and t != "all")),
+    st.tuples(st.just("--labels"), st.text(min_size=1).filter(lambda t: not t.strip().isdigit() and t != "all"
+                                                              and not is_number(t))),  # "0.5": a fraction
     st.tuples(st.sampled_from(["--epochs", "--batch-size", "--z-dim"]), st.integers(-1000, 0).map(str)),
     st.tuples(st.just("--hidden"), st.text(min_size=1).filter(lambda t: not all(  # isdigit() admits '²'
         p.strip().isascii() and p.strip().isdigit() and int(p) > 0 for p in t.split(",")))),
-    st.tuples(st.just("--dataset"), st.text(min_size=1).filter(lambda t: t != "mnist")),
+    st.tuples(st.just("--dataset"), st.text(min_size=1).filter(lambda t: t not in DATASETS
+                                                               and not t.startswith(FOLDER))),
 )
 
 
@@ -139,7 +152,7 @@ def test_generated_bad_options_are_one_line_errors(bad, mnist_dir, tmp_path):
 
 
 @settings(max_examples=20, deadline=None)
-@given(name=st.text(min_size=1).filter(lambda t: t != "m2" and not t.startswith("-")))
+@given(name=st.text(min_size=1).filter(lambda t: t not in MODELS and not t.startswith("-")))
 def test_generated_unknown_models_are_one_line_errors(name):
     result = invoke("fit", name)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "unknown model" in result.stderr
