@@ -119,8 +119,8 @@ def paper_points(models, labels):
             error = PAPER_ERRORS.get(m, {}).get(n)
             if error is not None:
                 mean, _, sd = error.partition(" ± ")
-                points.setdefault(paper_label(m), []).append((n, 1 - float(mean) / 100,
-                                                                            float(sd or 0) / 100))
+                point = (n, 1 - float(mean) / 100, float(sd or 0) / 100)
+                points.setdefault(paper_label(m), []).append(point)
     return points
 
 

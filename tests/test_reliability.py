@@ -116,13 +116,12 @@ def test_checkpoint_of_another_model_is_one_line(mnist_dir, tmp_path):
     assert metrics(tmp_path / "small") == before
 
 
-def is_number(text):
-    """Whether ``text`` reads as a number (a count or a fraction of --labels)."""
+def is_fraction(text):
+    """Whether ``text`` is a valid fraction for --labels: a number strictly between 0 and 1."""
     try:
-        float(text)
+        return 0 < float(text) < 1
     except ValueError:
         return False
-    return True
 
 
 BAD_VALUES = st.one_of(
@@ -130,7 +129,7 @@ BAD_VALUES = st.one_of(
     st.tuples(st.just("--labels"), st.integers(1, 10_000).filter(lambda n: n % 10).map(str)),
     st.tuples(st.just("--labels"), st.integers(21, 10_000).map(lambda n: str(10 * n))),  # more than the data
     st.tuples(st.just("--labels"), st.text(min_size=1).filter(lambda t: not t.strip().isdigit() and t != "all"
-                                                              and not is_number(t))),  # "0.5": a fraction
+                                                              and not is_fraction(t))),  # "0.5" is valid
     st.tuples(st.sampled_from(["--epochs", "--batch-size", "--z-dim"]), st.integers(-1000, 0).map(str)),
     st.tuples(st.just("--hidden"), st.text(min_size=1).filter(lambda t: not all(  # isdigit() admits '²'
         p.strip().isascii() and p.strip().isdigit() and int(p) > 0 for p in t.split(",")))),
