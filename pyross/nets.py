@@ -10,7 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
+from .fastmath import Softplus, softplus
+
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": Softplus, "tanh": nn.Tanh}
 
 
 class JointLinear(nn.Module):
@@ -82,7 +84,7 @@ class GaussianMLP(nn.Module):
 
     def forward(self, *inputs):
         loc, raw_scale = self.net(*inputs).chunk(2, dim=-1)
-        return loc, F.softplus(raw_scale) + 1e-4
+        return loc, softplus(raw_scale) + 1e-4
 
 
 class ConvClassifier(nn.Module):
@@ -138,7 +140,7 @@ class ConvGaussianEncoder(nn.Module):
     def forward(self, x):
         h = self.out(self.conv(x.reshape(-1, *self.image_shape))).reshape(*x.shape[:-1], -1)
         loc, raw_scale = h.chunk(2, dim=-1)
-        return loc, F.softplus(raw_scale) + 1e-4
+        return loc, softplus(raw_scale) + 1e-4
 
 
 class ConvDecoder(nn.Module):

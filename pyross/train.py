@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
+from .allocator import keep_freed_memory
 from .averaging import WeightAverage
 from .data import binarize, index_batches, random_shift
 from .errors import Interrupted, PyrossError
@@ -96,6 +97,7 @@ class Trainer:
                  augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32", ema=0.0,
                  lr_schedule="constant"):
         self.model, self.objective, self.data, self.run = model, objective, data, run
+        keep_freed_memory()  # the steps reuse the memory they free (pyross.allocator)
         self.precision = Precision(precision, data.valid.device)
         self.precision.attach(model)
         self.average = WeightAverage(model, ema) if ema else None

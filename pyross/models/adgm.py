@@ -35,6 +35,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ..fastmath import Bernoulli
 from ..nets import MLP, GaussianMLP, one_hot
 
 
@@ -86,7 +87,7 @@ class ADGM(nn.Module):
             y = pyro.sample("y", dist.Categorical(logits=x.new_zeros(self.num_classes)), obs=y)
             z = pyro.sample("z", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
             y_hot = one_hot(y, self.num_classes)
-            pyro.sample("x", dist.Bernoulli(logits=self.decoder(y_hot, z), validate_args=False).to_event(1), obs=x)
+            pyro.sample("x", Bernoulli(logits=self.decoder(y_hot, z), validate_args=False).to_event(1), obs=x)
             pyro.sample("a", dist.Normal(*self.decoder_a(x, y_hot, z)).to_event(1))
 
     def guide(self, x, y=None):

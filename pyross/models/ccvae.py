@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..fastmath import Bernoulli
 from ..nets import MLP, ConvDecoder, ConvGaussianEncoder, GaussianMLP
 
 
@@ -119,7 +120,7 @@ class CCVAE(nn.Module):
             z_c = pyro.sample("z_c", dist.Normal(*self.conditional_prior(y)).to_event(1))
             z_s = pyro.sample("z_s", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
             logits = self.decoder(z_c, z_s)  # z_c may carry the enumerated classes: they broadcast
-            pyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
+            pyro.sample("x", Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x)
 
     def guide(self, x, y=None):
         """q(z_c, z_s | x) and, for unlabelled images, q(y | z_c) (enumerated by the objective)."""
@@ -191,7 +192,7 @@ class MultiLabelCCVAE(CCVAE):
                 y = pyro.sample("y", dist.Bernoulli(probs=self.label_probs), obs=None if y is None else y.to(x))
                 z_c = pyro.sample("z_c", dist.Normal(*self.conditional_prior(y)))
             logits = self.decoder(z_c, z_s.squeeze(-2)).unsqueeze(-2)
-            pyro.sample("x", dist.Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x.unsqueeze(-2))
+            pyro.sample("x", Bernoulli(logits=logits, validate_args=False).to_event(1), obs=x.unsqueeze(-2))
 
     def guide(self, x, y=None):
         """q(z_c, z_s | x) and, for unlabelled images, q(y_i | z_c,i) for each attribute (enumerated)."""

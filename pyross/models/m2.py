@@ -30,6 +30,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ..fastmath import Bernoulli
 from ..nets import MLP, GaussianMLP, make_classifier, one_hot
 
 
@@ -91,7 +92,7 @@ class M2(nn.Module):
             z = pyro.sample(self.z_site, dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
             out = self.decoder(one_hot(y, self.num_classes), z)
             if self.likelihood == "bernoulli":
-                px = dist.Bernoulli(logits=out, validate_args=False)
+                px = Bernoulli(logits=out, validate_args=False)
             else:
                 px = dist.Normal(*out)
             pyro.sample(self.x_site, px.to_event(1), obs=x)

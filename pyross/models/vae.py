@@ -34,6 +34,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ..fastmath import Bernoulli
 from ..nets import MLP, GaussianMLP
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -78,7 +79,7 @@ class VAE(nn.Module):
             z = pyro.sample("z", dist.Normal(x.new_zeros(self.z_dim), 1.0).to_event(1))
             logits = self.decoder(z)
             if self.likelihood == "bernoulli":
-                px = dist.Bernoulli(logits=logits, validate_args=False)
+                px = Bernoulli(logits=logits, validate_args=False)
             else:
                 px = dist.Normal(torch.sigmoid(logits), self.sigma)
             pyro.sample("x", px.to_event(1), obs=x)

@@ -1,0 +1,78 @@
+"""pyross.fastmath: softplus and the Bernoulli log-density against torch's and against float64."""
+import pyro.distributions as dist
+import pytest
+import torch
+from torch.nn import functional as F
+
+from pyross import fastmath
+from pyross.nets import ACTIVATIONS, GaussianMLP
+
+
+def test_softplus_is_as_accurate_as_torchs_own():
+    a = torch.linspace(-40, 40, 400001, dtype=torch.float64)
+    exact = F.softplus(a)  # float64: the reference
+    ours = fastmath.softplus(a.float()).double()
+    torchs = F.softplus(a.float()).double()
+    assert (ours - exact).abs().max() <= (torchs - exact).abs().max() * 1.01
+    # everywhere within two float32 spacings of the value, or of 1 below 1 (the rounding of 1 + e^-|a|)
+    spacing = torch.finfo(torch.float32).eps * exact.clamp_min(1)
+    assert ((ours - exact).abs() <= 2 * spacing).all()
+    # large arguments are the identity; very negative ones underflow towards 0
+    assert torch.equal(fastmath.softplus(torch.tensor([30.0, 100.0])), torch.tensor([30.0, 100.0]))
+    assert fastmath.softplus(torch.tensor([-100.0])).item() == 0.0
+
+
+def test_softplus_in_float64_and_its_gradient():
+    a = torch.randn(50, dtype=torch.float64) * 4
+    assert torch.allclose(fastmath.softplus(a), F.softplus(a), rtol=1e-12, atol=1e-15)
+    assert torch.autograd.gradcheck(fastmath.softplus, (a.clone().requires_grad_(),))
+    b = a.float().requires_grad_()
+    fastmath.softplus(b).sum().backward()
+    assert torch.allclose(b.grad, torch.sigmoid(b.detach()), atol=1e-7)
+
+
+def test_bernoulli_log_prob_broadcasts_like_pyros():
+    torch.manual_seed(0)
+    logits = torch.randn(10, 1, 784) * 3  # enumerated classes against a batch, as in M2
+    x = torch.rand(100, 784).round()
+    ours = fastmath.Bernoulli(logits=logits, validate_args=False).to_event(1).log_prob(x)
+    pyros = dist.Bernoulli(logits=logits, validate_args=False).to_event(1).log_prob(x)
+    assert ours.shape == pyros.shape == (10, 100)
+    assert torch.allclose(ours, pyros, rtol=1e-6, atol=1e-3)  # sums of 784 terms of order one
+    grey = torch.rand(100, 784)  # values in [0, 1] as well (no validation)
+    assert torch.allclose(fastmath.bernoulli_log_prob(logits, grey),
+                          -F.binary_cross_entropy_with_logits(*torch.broadcast_tensors(logits, grey), reduction="none"),
+                          atol=1e-6)
+
+
+def test_bernoulli_log_prob_gradients():
+    logits = (torch.randn(3, 1, 7, dtype=torch.float64) * 3).requires_grad_()
+    value = torch.rand(5, 7, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(fastmath.bernoulli_log_prob, (logits, value))
+
+
+def test_other_dtypes_use_torchs_functions():
+    a = torch.randn(100).bfloat16()
+    assert torch.equal(fastmath.softplus(a), F.softplus(a))
+    logits, x = torch.randn(4, 6).bfloat16(), torch.rand(4, 6).round().bfloat16()
+    assert torch.equal(fastmath.bernoulli_log_prob(logits, x),
+                       -F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
+
+
+def test_the_distribution_keeps_its_class_and_validation():
+    d = fastmath.Bernoulli(logits=torch.zeros(3))
+    assert type(d.expand((2, 3))) is fastmath.Bernoulli
+    assert torch.allclose(d.log_prob(torch.tensor([0.0, 1.0, 1.0])), torch.full((3,), -0.6931472))
+    with pytest.raises(ValueError):
+        d.log_prob(torch.tensor([0.5, 1.0, 1.0]))  # validated by default, like Pyro's
+    assert d.enumerate_support().shape == (2, 3)
+
+
+def test_the_networks_use_it():
+    assert ACTIVATIONS["softplus"] is fastmath.Softplus
+    torch.manual_seed(0)
+    net = GaussianMLP([4], [8], 3)
+    x = torch.randn(5, 4)
+    loc, scale = net(x)
+    raw = net.net(x).chunk(2, dim=-1)[1]
+    assert torch.allclose(scale, F.softplus(raw) + 1e-4, atol=1e-7)
