@@ -18,9 +18,9 @@ below float32's spacing near 1 (about 1e-7), and a softplus below that (:math:`a
 comes out as 0. torch's own float32 softplus has the same largest absolute error over
 :math:`[-40, 40]` (``tests/test_fastmath.py`` checks both against float64).
 
-Only float32 and float64 tensors on a CPU take this path; others (bfloat16 under
-``--precision bfloat16``, or any tensor on a GPU, where torch's kernels are fused) go to
-torch's own functions.
+Tensors on a CPU take this path. bfloat16 and float16 ones (the networks' activations under
+``--precision bfloat16``) are computed in float32 and rounded back, as torch's own kernels do.
+Tensors on a GPU, where torch's kernels are fused and fast, go to torch's own functions.
 """
 import pyro.distributions as dist
 import torch
@@ -30,12 +30,13 @@ from torch.nn import functional as F
 
 def _fast(a):
     """Whether ``a`` takes the ``exp``/``log`` path."""
-    return a.device.type == "cpu" and a.dtype in (torch.float32, torch.float64)
+    return a.device.type == "cpu" and a.is_floating_point()
 
 
 def _softplus_values(a):
-    """:math:`\\max(a, 0) + \\log(1 + e^{-|a|})`, without gradient, in four passes."""
-    return a.abs().neg_().exp_().add_(1).log_().add_(a.clamp_min(0))
+    """:math:`\\max(a, 0) + \\log(1 + e^{-|a|})`, without gradient, in float32 at least."""
+    x = a.to(torch.promote_types(a.dtype, torch.float32))
+    return x.abs().neg_().exp_().add_(1).log_().add_(x.clamp_min(0)).to(a.dtype)
 
 
 class _Softplus(torch.autograd.Function):
