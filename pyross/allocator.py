@@ -6,7 +6,7 @@ each, and their gradients. torch takes CPU memory from the C library's ``malloc`
 ``malloc`` gives a block above its *mmap threshold* fresh pages from the kernel and returns them
 when it is freed, and it returns free memory at the top of its heap beyond the *trim
 threshold*; both thresholds adapt, but only up to 32 MiB and 64 MiB. So each step faulted its
-memory in again: 3,200 to 3,900 page faults a step with the paper's networks, each page zeroed
+memory in again: 2,500 to 3,900 page faults a step with the paper's networks, each page zeroed
 by the kernel first (docs/performance.md). With the thresholds raised, the steps reuse the heap's
 memory (about 10 faults a step) and the peak memory does not change.
 
