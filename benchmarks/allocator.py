@@ -4,7 +4,7 @@ Each configuration runs in fresh processes, alternately with glibc's own thresho
 :func:`pyross.allocator.keep_freed_memory`. A process takes 5 steps to warm up, then blocks of
 ``--steps`` ``SVI.step`` s on MNIST batches of 100 labelled and 100 unlabelled images, and
 reports the median milliseconds and minor page faults of a step over its blocks, and its peak
-resident memory (``VmHWM``). Run from the repository root::
+resident memory (``ru_maxrss``). Run from the repository root::
 
     python benchmarks/allocator.py --config paper default --rounds 3
 """
@@ -21,20 +21,10 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def page_faults():
-    """Minor page faults of this process so far (field 10 of /proc/self/stat)."""
-    with open("/proc/self/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[7])
-
-
-def peak_mib():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-
-
 def child(config, keep, blocks, steps, data_dir):
     import pyro
-    from pyross.allocator import keep_freed_memory
+    from m2_epoch import peak_rss_mib
+    from pyross.allocator import keep_freed_memory, page_faults
     from validation_checks import make_step
     if keep:
         keep_freed_memory()
@@ -49,7 +39,7 @@ def child(config, keep, blocks, steps, data_dir):
                 step(b * steps + i)
             times.append((time.perf_counter() - start) / steps * 1000)
             faults.append((page_faults() - before) / steps)
-    print(json.dumps({"ms": statistics.median(times), "faults": statistics.median(faults), "peak_mib": peak_mib()}))
+    print(json.dumps({"ms": statistics.median(times), "faults": statistics.median(faults), "peak_mib": peak_rss_mib()}))
 
 
 def main():

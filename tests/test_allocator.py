@@ -4,15 +4,9 @@ import platform
 import pytest
 import torch
 
-from pyross.allocator import keep_freed_memory
+from pyross.allocator import keep_freed_memory, page_faults
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the thresholds are glibc's")
-
-
-def page_faults():
-    """Minor page faults of this process so far (field 10 of /proc/self/stat)."""
-    with open("/proc/self/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[7])
 
 
 def cycle():
