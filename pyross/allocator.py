@@ -14,7 +14,6 @@ memory (about 10 faults a step) and the peak memory does not change.
 calls it. It does nothing where the C library is not glibc.
 """
 import ctypes
-import ctypes.util
 import platform
 
 #: ``mallopt`` parameters (glibc's malloc.h)
@@ -32,7 +31,7 @@ def keep_freed_memory():
     """
     if platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc = ctypes.CDLL(None)  # this process's own symbols: glibc's mallopt, no search for the library
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
