@@ -21,6 +21,7 @@ from .evaluation import confusion_matrix, intervention_score, predict
 from .fitting import (build_model, check_classifier, classifier_choices, constructor_defaults, create_run, dataset_of,
                       ensure_trained, fit_run, new_config, require_finished, reuse_stages, takes_option)
 from .models import CLASSIFIERS, MODELS
+from .models.m1m2 import Z1_FROM
 from .objectives import LABELLED_BOUNDS
 from .precision import PRECISIONS, Precision
 from .train import LR_SCHEDULES
@@ -190,6 +191,9 @@ def _as_flags(options):
 @click.option("--sigma", type=FINITE, help="standard deviation of the Gaussian likelihood")
 @click.option("--noise", type=FINITE, help="standard deviation of the input corruption")
 @click.option("--k", type=int, help="samples of z_c in the estimate of q(y|x)")
+@click.option("--z1-from", type=click.Choice(Z1_FROM),
+              help="z1 drawn at each step from q(z1|x) of a fresh binarisation of the image, or of the grey-level "
+                   "image, its statistics computed once (the authors' code; faster)")
 @click.option("--preset", help="a named set of options (see 'models --defaults'); options given here override it")
 @click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)")
 @click.option("--batch-size", default=100, show_default=True, type=int)

@@ -177,7 +177,7 @@ _M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None
                        "batch_norm": "none", "likelihood": "bernoulli", "sigma": 0.1},
                "z_dim": 50, "hidden": [300], "decoder_hidden": [300], "classifier_hidden": [300],
                "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
-               "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share"}
+               "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share", "z1_from": "grey"}
 _TUNED = "pyross's tuned defaults (the ones without --preset)"
 
 

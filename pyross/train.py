@@ -106,6 +106,14 @@ class Trainer:
         self.lr, self.lr_schedule, self.epochs = lr, lr_schedule, None
         self.augment, self.image_shape = augment, image_shape
         self.augment_unlabelled = augment if augment_unlabelled else 0
+        #: the training images as the steps read them: the images, or the model's features of them,
+        #: computed once here where the model asks for that (M1+M2 with ``z1_from="grey"``)
+        self.inputs = data
+        if getattr(model, "fixed_features", False):
+            if augment:
+                raise PyrossError(f"--augment shifts the pixels of each batch, but this {type(model).__name__} "
+                                  f"trains on features of its images computed once: leave --augment at 0")
+            self.inputs = data.features(model.features)
         self.batch_size, self.seed = batch_size, seed
         self.main = distributed.is_main()  # the process that evaluates and writes
         self.progress = progress and self.main
@@ -168,7 +176,8 @@ class Trainer:
 
     def _prepare(self, x):
         """Images as the model reads them: binarised afresh, grey levels, or what the model's
-        own ``prepare`` makes of them (M1+M2: a code drawn from the frozen encoder)."""
+        own ``prepare`` makes of them (M1+M2: a code drawn from the frozen encoder, or from the
+        features of :attr:`inputs`)."""
         if hasattr(self.model, "prepare"):
             return self.model.prepare(x)
         return binarize(x) if self.model.binary_data else x
@@ -197,10 +206,10 @@ class Trainer:
                    disable=not self.progress, unit="step", initial=partial["step"])
         for step, (li, ui) in enumerate(batches[partial["step"]:], partial["step"] + 1):
             labelled = None if li is None else (
-                self._prepare(random_shift(self.data.labelled.images(li), self.augment, self.image_shape)),
-                self.data.labelled.y[li])
+                self._prepare(random_shift(self.inputs.labelled.images(li), self.augment, self.image_shape)),
+                self.inputs.labelled.y[li])
             unlabelled = None if ui is None else self._prepare(
-                random_shift(self.data.unlabelled.images(ui), self.augment_unlabelled, self.image_shape))
+                random_shift(self.inputs.unlabelled.images(ui), self.augment_unlabelled, self.image_shape))
             done = epoch - 1 + (step - 1) / len(batches)  # epochs of training before this step
             if hasattr(self.objective, "set_progress"):  # a schedule over training (the VAE's KL warm-up)
                 self.objective.set_progress(done)

@@ -9,6 +9,7 @@ from torch.nn import functional as F
 
 from pyross.models import M1M2
 from pyross.models.m1m2 import active_units
+from pyross.errors import PyrossError
 from pyross.recipes import make_objective
 from tests.test_baselines import PNG, TINY, _vae_tensors
 from tests.test_cli import invoke
@@ -71,6 +72,49 @@ def test_prepare_draws_a_fresh_code_each_time_near_the_mean():
     assert not torch.allclose(first, second)
     loc, scale = model.vae.encoder(x)
     assert torch.allclose(((first - loc) / scale).std(), torch.tensor(1.0), atol=0.05)
+
+
+def test_grey_codes_are_drawn_from_the_features_of_the_grey_images():
+    torch.manual_seed(0)
+    model = M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,)}, z_dim=Z2, hidden=(4,), units=[3, 1], z1_from="grey")
+    x = torch.rand(3000, 6)
+    features = model.features(x)
+    loc, scale = model.vae.encoder(x)  # of the grey levels themselves, not of a binarisation
+    assert torch.allclose(features, torch.cat([loc[:, [3, 1]], scale[:, [3, 1]]], 1))
+    torch.manual_seed(1)
+    z1 = model.prepare(features)
+    torch.manual_seed(1)
+    assert torch.allclose(z1, loc[:, [3, 1]] + scale[:, [3, 1]] * torch.randn(3000, 2))
+    assert torch.allclose(((z1 - loc[:, [3, 1]]) / scale[:, [3, 1]]).std(), torch.tensor(1.0), atol=0.05)
+    assert model.fixed_features and not M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,)}).fixed_features
+    with pytest.raises(ValueError, match="z1_from"):
+        M1M2(x_dim=6, vae={"z_dim": Z1, "hidden": (5,)}, z1_from="gray")
+    from pyross.fitting import new_config
+    # the authors' code extracts the features of the grey-level images (docs/presets.md); the tuned defaults do not
+    assert new_config("m1m2", preset="paper")["model_options"]["z1_from"] == "grey"
+    assert new_config("m1m2")["model_options"]["z1_from"] == "binarised"
+
+
+@pytest.mark.parametrize("z1_from, encoder_runs_per_step", [("binarised", 2), ("grey", 0)])
+def test_with_grey_codes_the_steps_never_run_the_encoder(z1_from, encoder_runs_per_step):
+    from pyross.data import SemiSupervisedData, Split
+    from pyross.train import Trainer
+
+    torch.manual_seed(0)
+    split = lambda n, y=None: Split(torch.rand(n, 6), torch.arange(n) % K if y is None else torch.full((n,), y))
+    data = SemiSupervisedData(split(6), split(40, -1), split(9), split(9))
+    model = M1M2(x_dim=6, num_classes=K, vae={"z_dim": Z1, "hidden": (5,)}, z_dim=Z2, hidden=(4,), z1_from=z1_from)
+    objective = make_objective("m1m2", model, 0.1, 6, 46)
+    trainer = Trainer(model, objective, data, None, batch_size=4, lr=1e-3, seed=0, progress=False)
+    runs = []
+    model.vae.encoder.register_forward_hook(lambda module, args, out: runs.append(len(args[0])))
+    trainer.train_epoch(1)  # 10 steps, each a labelled and an unlabelled batch
+    assert len(runs) == encoder_runs_per_step * trainer.steps_per_epoch
+    if z1_from == "grey":  # the features were extracted once, of the grey images themselves
+        loc, scale = model.vae.encoder(data.unlabelled.x)
+        assert torch.allclose(trainer.inputs.unlabelled.x, torch.cat([loc, scale], 1))
+        with pytest.raises(PyrossError, match="--augment"):
+            Trainer(model, objective, data, None, batch_size=4, lr=1e-3, seed=0, augment=2, image_shape=(1, 2, 3))
 
 
 def test_active_units_are_those_whose_means_vary():

@@ -47,6 +47,12 @@ class Split:
         for i in range(0, len(self), size):
             yield self.images(slice(i, i + size)), self.y[i:i + size]
 
+    def features(self, extract, size=5000):
+        """A split of the same labels whose "images" are ``extract`` of these images (floats),
+        computed ``size`` images at a time."""
+        parts = [extract(x) for x, _ in self.batches(size)] or [extract(self.images(slice(0, 0)))]
+        return Split(torch.cat(parts), self.y)
+
     @property
     def device(self):
         """The device the split is on."""

@@ -139,6 +139,12 @@ class SemiSupervisedData:
             test=dataset.test.to(device),
         )
 
+    def features(self, extract):
+        """The same partition with the training images replaced by ``extract`` of them
+        (:meth:`Split.features`); the held-out splits keep their images."""
+        return SemiSupervisedData(self.labelled.features(extract), self.unlabelled.features(extract),
+                                  self.valid, self.test)
+
     def without_labels(self):
         """The same training images, all unlabelled (for a model that learns without labels)."""
         return SemiSupervisedData(self.labelled.subset(slice(0, 0)),

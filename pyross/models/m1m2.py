@@ -18,7 +18,15 @@ with ``likelihood="gaussian"``) is trained on the code :math:`z_1` instead of th
 with the guide :math:`q_\phi(y \mid z_1)\, q_\phi(z_2 \mid z_1, y)` and ``y`` enumerated for
 unlabelled images, exactly as M2 on pixels. Each time an image is used, :meth:`M1M2.prepare`
 draws a fresh :math:`z_1 \sim q_\phi(z_1 \mid x)` (not the mean): the M2 part sees a new sample
-of the code every epoch, which acts like the dynamic binarisation of the pixels.
+of the code every epoch. Of which image, ``z1_from`` says:
+
+* ``"binarised"``: of a fresh binarisation of the image, as the VAE was trained; the frozen
+  encoder runs at every step.
+* ``"grey"``: of the grey-level image itself, as in the authors' code (``learn_yz_x_ss.py``
+  extracts the mean and log-variance of :math:`q_\phi(z_1 \mid x)` of every training image
+  once, then draws :math:`z_1` from them at each step). The encoder then runs once per image,
+  before training (:meth:`M1M2.features`), and a step only draws the noise. This matches
+  the classifier, which reads the grey-level images too.
 
 A new image is classified through :math:`x \to \mathbb{E}[q_\phi(z_1 \mid x)] \to q_\phi(y \mid z_1)`.
 
@@ -35,6 +43,9 @@ import torch
 from torch import nn
 
 from ..data import binarize
+
+#: the values of ``z1_from``: which image's q(z1 | x) a training step draws z1 from
+Z1_FROM = ("binarised", "grey")
 from .m2 import M2
 from .vae import FrozenVAE
 
@@ -53,6 +64,9 @@ class M1M2(nn.Module):
     :param int z_dim: size of :math:`z_2`.
     :param units: the indices of the units of :math:`z_1` that M2 models (see
         :func:`active_units`); ``None``: all of them.
+    :param str z1_from: ``"binarised"`` (z1 drawn from q(z1 | x) of a fresh binarisation of the
+        image) or ``"grey"`` (of the grey-level image, its statistics computed once, as in the
+        authors' code); see the module's docstring.
 
     The other parameters are those of the M2 part (:class:`~pyross.models.M2`), whose
     classifier is an MLP on :math:`z_1`.
@@ -64,8 +78,11 @@ class M1M2(nn.Module):
     binary_data = False
 
     def __init__(self, x_dim=784, num_classes=10, vae=None, z_dim=50, hidden=(500,), activation="softplus",
-                 batch_norm="none", classifier_hidden=None, decoder_hidden=None, units=None):
+                 batch_norm="none", classifier_hidden=None, decoder_hidden=None, units=None, z1_from="binarised"):
         super().__init__()
+        if z1_from not in Z1_FROM:
+            raise ValueError(f"z1_from must be one of {Z1_FROM}, not {z1_from!r}")
+        self.z1_from = z1_from
         self.vae = FrozenVAE(x_dim, **(vae or {}))
         if units is not None and not (units and all(0 <= k < self.vae.z_dim for k in units)):
             raise ValueError(f"units must be indices of z1's {self.vae.z_dim} units, at least one, not {units}")
@@ -78,8 +95,26 @@ class M1M2(nn.Module):
         """The units of ``z1`` that M2 models."""
         return z1 if self.units is None else z1[:, self.units]
 
+    @property
+    def fixed_features(self):
+        """Whether training reads :meth:`features` of the images, computed once, instead of the
+        images (``z1_from="grey"``)."""
+        return self.z1_from == "grey"
+
+    @torch.no_grad()
+    def features(self, x):
+        """The mean and standard deviation of :math:`q_\\phi(z_1 \\mid x)` of grey-level images
+        ``x``, of the kept units side by side: ``(B, 2 * units)``."""
+        loc, scale = self.vae.encoder(x)
+        return torch.cat([self._kept(loc), self._kept(scale)], 1)
+
     def prepare(self, x):
-        """A fresh :math:`z_1 \\sim q_\\phi(z_1 \\mid x)` for each image of ``x`` (grey levels), its kept units."""
+        """A fresh :math:`z_1 \\sim q_\\phi(z_1 \\mid x)` for each image, its kept units: ``x`` are grey
+        levels (``z1_from="binarised"``: binarised here, then encoded) or their :meth:`features`
+        (``"grey"``)."""
+        if self.fixed_features:
+            loc, scale = x.chunk(2, 1)
+            return loc + scale * torch.randn_like(loc)
         return self._kept(self.vae.sample(binarize(x) if self.vae.binary_data else x))
 
     def model(self, z1, y=None):
