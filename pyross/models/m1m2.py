@@ -43,11 +43,11 @@ import torch
 from torch import nn
 
 from ..data import binarize
+from .m2 import M2
+from .vae import FrozenVAE
 
 #: the values of ``z1_from``: which image's q(z1 | x) a training step draws z1 from
 Z1_FROM = ("binarised", "grey")
-from .m2 import M2
-from .vae import FrozenVAE
 
 
 class StackedM2(M2):
