@@ -24,7 +24,7 @@ from .models import CLASSIFIERS, MODELS
 from .models.m1m2 import Z1_FROM
 from .objectives import LABELLED_BOUNDS
 from .precision import PRECISIONS, Precision
-from .train import LR_SCHEDULES
+from .train import LR_SCHEDULES, check_augment
 from .recipes import COMMON_DEFAULTS, recipe_of
 from .params import default_configs, parameter_table
 from .figures import (TRAVERSAL_EXTENT, conditional_generation, intervention, latent_points, latent_walk,
@@ -395,6 +395,8 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
     distributed.check_batch_size(config["batch_size"])
     data_set = dataset_of(config)
     if resume_dir is None:
+        if config["augment"]:  # a model that trains on features computed once refuses shifts, before any stage trains
+            check_augment(build_model(config, data_set), config["augment"])
         out = distributed.from_main(out or os.path.join("runs", f"{model}-{datetime.datetime.now():%Y%m%d-%H%M%S}"))
         if main:
             run = create_run(out, config, device, overwrite, data_set)

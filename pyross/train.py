@@ -47,6 +47,14 @@ def _cycle(n, batch_size, generator, device):
         yield from index_batches(n, batch_size, generator, device)
 
 
+def check_augment(model, augment):
+    """Raise a one-line error if ``augment`` asks to shift the images of a model that trains on
+    features of its images computed once (M1+M2 with ``z1_from="grey"``), not on the images."""
+    if augment and getattr(model, "fixed_features", False):
+        raise PyrossError(f"--augment shifts the pixels of each batch, but this {type(model).__name__} trains on "
+                          f"features of its images computed once: leave --augment at 0")
+
+
 class _StopOnCtrlC:
     """While active, the first Ctrl-C only sets :attr:`requested` (the loop then saves and
     stops after the current step); a second Ctrl-C interrupts at once."""
@@ -109,10 +117,8 @@ class Trainer:
         #: the training images as the steps read them: the images, or the model's features of them,
         #: computed once here where the model asks for that (M1+M2 with ``z1_from="grey"``)
         self.inputs = data
+        check_augment(model, augment)
         if getattr(model, "fixed_features", False):
-            if augment:
-                raise PyrossError(f"--augment shifts the pixels of each batch, but this {type(model).__name__} "
-                                  f"trains on features of its images computed once: leave --augment at 0")
             self.inputs = data.features(model.features)
         self.batch_size, self.seed = batch_size, seed
         self.main = distributed.is_main()  # the process that evaluates and writes

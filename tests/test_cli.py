@@ -190,6 +190,8 @@ BAD = [
     (["fit", "m2", "--preset", "papr"], "unknown preset of m2 'papr'; did you mean 'paper'?"),
     (["fit", "vae", "--preset", "paper"], "--preset does not apply to vae: it has no presets"),
     (["fit", "m2", "--ema", "1"], "--ema must be in [0, 1), not 1.0"),
+    # M1+M2's defaults draw z1 from codes of the grey-level images computed once: refused before the VAE trains
+    (["fit", "m1m2", "--augment", "2"], "trains on features of its images computed once: leave --augment at 0"),
     (["evaluate", "no-such-run"], "not a pyross run folder"),
 ]
 
