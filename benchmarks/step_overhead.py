@@ -110,5 +110,6 @@ def main():
                   f"{max(wall[name]):.1f}] | {profiled:.1f} | {operators:.1f} | "
                   + " | ".join(f"{kinds[kind]:.1f}" for kind in KINDS) + f" | {profiled - operators:.1f} |", flush=True)
 
+
 if __name__ == "__main__":
     main()
