@@ -309,4 +309,6 @@ def test_every_preset_option_is_one_the_model_takes_and_the_paper_is_permutation
         config = new_config(model, preset=name)
         if name != "tuned":  # MLPs only, no shifts
             assert config["augment"] == 0 and config["model_options"].get("classifier", "mlp") == "mlp"
+        if name == "paper":  # the authors' code: the weights themselves, a constant rate, whatever the defaults
+            assert config["ema"] == 0 and config["lr_schedule"] == "constant"
     assert new_config(model, preset="tuned") == {**new_config(model), "preset": "tuned", "overrides": {}}
