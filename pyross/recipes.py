@@ -160,25 +160,27 @@ _SEMI_SUPERVISED = ("alpha", "labelled_bound", "jit")
 _VAE_STAGE = ("vae_epochs", "vae_run", "kl_warmup")
 
 
+#: the weights themselves at a constant rate: what the presets below set, whatever a model's tuned defaults average
+_PLAIN_STEPS = {"ema": 0.0, "lr_schedule": "constant"}
 #: Kingma et al.'s M2 as the paper and the authors' code (dpkingma/nips14-ssl) state it; the
 #: source of each value is in docs/presets.md
 _M2_PAPER = {"classifier": "mlp", "augment": 0, "activation": "softplus", "batch_norm": "none", "z_dim": 50,
              "hidden": [500], "classifier_hidden": [500], "decoder_hidden": [500], "likelihood": "bernoulli",
-             "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share", "ema": 0.0,
-             "lr_schedule": "constant"}
+             "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share",
+             **_PLAIN_STEPS}
 #: the best permutation-invariant M2 of docs/results.md's probes: ADGM's networks (500-500 ReLU, z of 100,
 #: batch norm) without its auxiliary latent (93.80 % validation at 25 epochs, seed 0; exp-J's 89.44 % before),
 #: 40 epochs (three seeds: 92.32 % test)
 _M2_PI = {"classifier": "mlp", "augment": 0, "activation": "relu", "batch_norm": "all", "z_dim": 100,
           "hidden": [500, 500], "classifier_hidden": [500, 500], "decoder_hidden": [500, 500], "alpha": 0.1,
-          "lr": 3e-4, "epochs": 40, "labelled_bound": "step", "ema": 0.0, "lr_schedule": "constant"}
+          "lr": 3e-4, "epochs": 40, "labelled_bound": "step", **_PLAIN_STEPS}
 #: the authors' M1+M2 (run_2layer_ssl.py with 100 labels): a 500-500 softplus VAE, then M2 with 300 units
 _M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None, "activation": "softplus",
                        "batch_norm": "none", "likelihood": "bernoulli", "sigma": 0.1},
                "z_dim": 50, "hidden": [300], "decoder_hidden": [300], "classifier_hidden": [300],
                "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
                "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share", "z1_from": "grey",
-               "ema": 0.0, "lr_schedule": "constant"}
+               **_PLAIN_STEPS}
 _TUNED = "pyross's tuned defaults (the ones without --preset)"
 
 
