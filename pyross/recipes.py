@@ -213,7 +213,7 @@ RECIPES = {
     # on codes drawn from q(z1 | x) of the grey-level images, as the authors' code (since 2026-12-03: faster
     # epochs, and 95 % validation sooner than with a fresh binarisation at every step; docs/results.md); since the
     # twelfth session, an average of the weights (--ema 0.999): no decay after the peak; since the thirteenth,
-    # z2 of 8 (of 2, 4, 8 and 50: the highest validation accuracy, three seeds)
+    # z2 of 8 (of 2, 4, 8, 16 and 50: the highest mean validation accuracy, three seeds)
     "m1m2": Recipe(lambda net, *args, **options: SemiSupervisedELBO(net.m2, *args, **options),  # M2's, on z1
                    {"vae": {**{k: _VAE[k] for k in VAE_OPTIONS}, "hidden": [500, 500]},
                     "z_dim": 8, "ema": 0.999, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
