@@ -204,3 +204,13 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
         assert predicted.exit_code == 0, predicted.output
         header, row = predicted.stdout.strip().splitlines()
         assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1, abs=1e-4)
+
+
+def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_for_200_epochs():
+    from pyross.fitting import new_config
+    tuned, pi = new_config("m1m2"), new_config("m1m2", preset="pi")
+    assert (tuned["alpha"], tuned["epochs"]) == (0.5, 100)
+    assert {k: v for k, v in pi.items() if tuned.get(k) != v} == {"alpha": 0.1, "epochs": 200, "preset": "pi",
+                                                                  "overrides": {}}
+    given = new_config("m1m2", preset="pi", alpha=0.5)  # the command line overrides the preset
+    assert given["alpha"] == 0.5 and given["overrides"] == {"alpha": 0.5}
