@@ -181,10 +181,11 @@ _M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None
                "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
                "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share", "z1_from": "grey",
                **_PLAIN_STEPS}
-#: the best permutation-invariant M1+M2 of docs/results.md's probes (fifteenth session): the tuned defaults
-#: with alpha 0.1 (of 0.5, 0.1 and 0.05) for 200 epochs (100 labels, three seeds: 96.90 % mean best
-#: validation, 96.92 % test; the defaults 96.51 and 96.53)
-_M1M2_PI = {"alpha": 0.1, "epochs": 200}
+#: the best permutation-invariant M1+M2 of docs/results.md's probes: the tuned defaults with alpha 0.1 (of
+#: 0.5, 0.1 and 0.05; fifteenth session) and, since the eighteenth, a VAE trained with a 20-epoch KL warm-up
+#: instead of 10, for 100 epochs: Table 1 with three seeds, a higher mean best validation accuracy on every
+#: row than alpha 0.1 for 200 epochs on the 10-epoch warm-up's VAE
+_M1M2_PI = {"alpha": 0.1, "kl_warmup": 20}
 _TUNED = "pyross's tuned defaults (the ones without --preset)"
 
 
@@ -229,7 +230,7 @@ RECIPES = {
                    stages=(Stage(nested="vae"),), between=(keep_active_units,),
                    presets={"tuned": Preset(f"{_TUNED}, which are permutation-invariant: MLPs only, no shifts"),
                             "pi": Preset("the best permutation-invariant recipe measured: the tuned defaults with "
-                                         "the paper's alpha of 0.1, 200 epochs", _M1M2_PI),
+                                         "the paper's alpha of 0.1 and a 20-epoch KL warm-up of the VAE", _M1M2_PI),
                             "paper": Preset("Kingma et al. 2014 as stated (the authors' run_2layer_ssl.py)",
                                             _M1M2_PAPER)}),
     "m1": Recipe(_supervised, {**_VAE, "classifier": "mlp", "classifier_hidden": [62], "epochs": 6, "vae_epochs": 20},

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from pyross.models import M1M2
 from pyross.models.m1m2 import active_units
 from pyross.errors import PyrossError
-from pyross.recipes import make_objective
+from pyross.recipes import make_objective, recipe_of
 from tests.test_baselines import PNG, TINY, _vae_tensors
 from tests.test_cli import invoke
 from tests.test_m2_objective import log_normal
@@ -206,11 +206,13 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
         assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1, abs=1e-4)
 
 
-def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_for_200_epochs():
+def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_and_a_longer_kl_warmup():
     from pyross.fitting import new_config
     tuned, pi = new_config("m1m2"), new_config("m1m2", preset="pi")
-    assert (tuned["alpha"], tuned["epochs"]) == (0.5, 100)
-    assert {k: v for k, v in pi.items() if tuned.get(k) != v} == {"alpha": 0.1, "epochs": 200, "preset": "pi",
+    assert (tuned["alpha"], tuned["kl_warmup"]) == (0.5, 10)
+    assert {k: v for k, v in pi.items() if tuned.get(k) != v} == {"alpha": 0.1, "kl_warmup": 20, "preset": "pi",
                                                                   "overrides": {}}
+    vae = recipe_of("m1m2").stages[0].run_options(pi)  # the warm-up is the VAE stage's, not the M2 part's
+    assert (vae["kl_warmup"], vae["epochs"], vae["lr"]) == (20, 40, 1e-3)
     given = new_config("m1m2", preset="pi", alpha=0.5)  # the command line overrides the preset
     assert given["alpha"] == 0.5 and given["overrides"] == {"alpha": 0.5}
