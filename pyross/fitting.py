@@ -79,8 +79,6 @@ def new_config(model, preset=None, **options):
     chosen = presets[preset].options if preset else {}
     if given.get("jit"):
         check_jit(model)
-        if given.get("precision", "float32") != "float32":  # a traced autocast keeps its cast weights as constants
-            raise PyrossError(f"--jit traces the objective in float32 only, not with --precision {given['precision']}")
     for name in given:
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")

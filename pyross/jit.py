@@ -19,8 +19,17 @@ identity and would be traced again).
 A compiled model must have a static structure: Python control flow that depends on the data
 is frozen at its first trace. That is why compiling is an option (``fit --jit``), not the
 default.
+
+Under reduced precision (``fit --jit --precision bfloat16``, :mod:`pyross.precision`) the
+compiled ELBOs trace and replay with autocast's cache of cast weights turned off: a trace
+would record a weight's cached bfloat16 copy as a constant, so later steps would multiply by
+the weights of the first one (torch refuses such a trace: the copy requires grad). Without the
+cache each network call casts its weights anew, and the trace records the casts.
 """
+import contextlib
 import warnings
+
+import torch
 
 
 class PerShape:
@@ -37,9 +46,21 @@ class PerShape:
     def differentiable_loss(self, model, guide, *args):
         """The negative ELBO, differentiable, from the ELBO compiled for these shapes."""
         key = tuple(None if arg is None else tuple(arg.shape) for arg in args)
-        if key in self.elbos:
-            return self.elbos[key].differentiable_loss(model, guide, *args)
-        self.elbos[key] = self.elbo_class(**self.options)
-        with warnings.catch_warnings():  # the first call traces
-            warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated", category=FutureWarning)
-            return self.elbos[key].differentiable_loss(model, guide, *args)
+        with _no_autocast_cache():
+            if key in self.elbos:
+                return self.elbos[key].differentiable_loss(model, guide, *args)
+            self.elbos[key] = self.elbo_class(**self.options)
+            with warnings.catch_warnings():  # the first call traces
+                warnings.filterwarnings("ignore", message=".*torch.jit.trace.*deprecated", category=FutureWarning)
+                return self.elbos[key].differentiable_loss(model, guide, *args)
+
+
+@contextlib.contextmanager
+def _no_autocast_cache():
+    """Autocast's cache of cast weights off inside (see the module's docstring); no effect without autocast."""
+    enabled = torch.is_autocast_cache_enabled()
+    torch.set_autocast_cache_enabled(False)
+    try:
+        yield
+    finally:
+        torch.set_autocast_cache_enabled(enabled)

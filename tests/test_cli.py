@@ -185,7 +185,6 @@ BAD = [
     (["fit", "m2", "--lr", "-inf"], "Invalid value for '--lr': '-inf' is not a finite number"),
     (["fit", "vae", "--sigma", "nan"], "Invalid value for '--sigma'"),
     (["fit", "m2", "--precision", "float16", "--device", "cpu"], "--precision float16 is for GPUs"),
-    (["fit", "m2", "--jit", "--precision", "bfloat16"], "--jit traces the objective in float32 only"),
     (["fit", "m2", "--precision", "half"], "Invalid value for '--precision'"),
     (["fit", "m2", "--preset", "papr"], "unknown preset of m2 'papr'; did you mean 'paper'?"),
     (["fit", "vae", "--preset", "paper"], "--preset does not apply to vae: it has no presets"),

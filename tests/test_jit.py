@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from pyross.cli import main
 from pyross.models import M2
 from pyross.objectives import SemiSupervisedELBO
+from pyross.precision import Precision, cpu_has_bfloat16
 
 K, D = 3, 6
 
@@ -50,6 +51,31 @@ def test_compiled_bounds_equal_the_eager_ones(objectives, sizes):
         for g, e in zip(grads, expected_grads):
             assert torch.allclose(g, e, rtol=1e-4, atol=1e-5)  # some are 0 up to rounding (bias before batch norm)
     assert len(compiled.unlabelled_elbo.elbos) == len(set(sizes))  # one compiled ELBO per batch size
+
+
+def test_compiled_bounds_under_bfloat16_follow_the_weights(objectives):
+    """Under autocast the replayed trace casts the weights of each step, not those of the first:
+    after the weights change, compiled and eager bfloat16 still agree (a trace that kept the
+    first step's cast weights as constants would not)."""
+    if not cpu_has_bfloat16():
+        pytest.skip("this CPU has no bfloat16 instructions: emulated, and slow")
+    model, eager, compiled = objectives
+    precision = Precision("bfloat16", "cpu")
+    precision.attach(model)  # the networks return float32 to the model code, as in training
+    x = torch.bernoulli(torch.full((6, D), 0.5))
+    y = torch.arange(6) % K
+    with precision():
+        bounds_and_grads(model, compiled, x, y, seed=99)  # traces
+    for step in range(2):
+        with precision():
+            expected, expected_grads = bounds_and_grads(model, eager, x, y, seed=step)
+            got, grads = bounds_and_grads(model, compiled, x, y, seed=step)
+        assert torch.allclose(got, expected, rtol=1e-5, atol=1e-5), (step, got, expected)
+        for g, e in zip(grads, expected_grads):  # eager sums a shared cast weight's gradients in bfloat16 first
+            assert torch.allclose(g, e, rtol=0, atol=1e-2 * e.abs().max().item())
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.3 * torch.randn_like(p))
 
 
 def test_fit_jit_writes_the_run_folder(mnist_dir, tmp_path):
