@@ -7,6 +7,7 @@ bfloat16 dashed, one colour per seed, and the numbers into a JSON file. Run from
 repository root::
 
     python benchmarks/precision_curves.py --seeds 0 1 2 --epochs 3 --out docs/runs/i21-precision
+    python benchmarks/precision_curves.py --config default --jit --out docs/runs/i21-precision-jit  # bfloat16 with --jit
 """
 import argparse
 import json
@@ -21,7 +22,7 @@ sys.path.insert(0, ROOT)
 from m2_epoch import CONFIGS  # noqa: E402
 
 
-def plot(curves, seeds, epochs, config, path):
+def plot(curves, seeds, epochs, config, path, jit=False):
     """The curves of ``curves`` (as in ``curves.json``) in one PNG."""
     import matplotlib
     matplotlib.use("Agg")
@@ -35,7 +36,8 @@ def plot(curves, seeds, epochs, config, path):
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_xticks(range(1, epochs + 1))
-    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16 dashed", fontsize=10)
+    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16{' with --jit' if jit else ''} dashed",
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -48,13 +50,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--config", default="paper", choices=list(CONFIGS))
     parser.add_argument("--out", required=True, help="folder of the runs' small files, the JSON and the PNG")
+    parser.add_argument("--jit", action="store_true", help="run the bfloat16 side with --jit (its compiled objective)")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNG from the folder's curves.json")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.replot:
         with open(os.path.join(args.out, "curves.json")) as f:
             return plot(json.load(f)["curves"], args.seeds, args.epochs, args.config,
-                        os.path.join(args.out, "precision-curves.png"))
+                        os.path.join(args.out, "precision-curves.png"), args.jit)
     curves = {}
     for seed in args.seeds:
         for precision in ("float32", "bfloat16"):
@@ -62,7 +65,8 @@ def main():
             start = time.perf_counter()
             subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "fit", "m2", *CONFIGS[args.config],
                             "--epochs", str(args.epochs), "--seed", str(seed), "--precision", precision,
-                            "--device", "cpu", "--out", run, "--overwrite", "--quiet"], check=True, cwd=ROOT)
+                            "--device", "cpu", "--out", run, "--overwrite", "--quiet",
+                            *(["--jit"] if args.jit and precision == "bfloat16" else [])], check=True, cwd=ROOT)
             with open(os.path.join(run, "metrics.jsonl")) as f:
                 metrics = [json.loads(line) for line in f]
             curves[f"seed {seed}, {precision}"] = {
@@ -74,7 +78,7 @@ def main():
     with open(os.path.join(args.out, "curves.json"), "w") as f:
         json.dump({"command": "python benchmarks/precision_curves.py " + " ".join(sys.argv[1:]), "curves": curves},
                   f, indent=1)
-    plot(curves, args.seeds, args.epochs, args.config, os.path.join(args.out, "precision-curves.png"))
+    plot(curves, args.seeds, args.epochs, args.config, os.path.join(args.out, "precision-curves.png"), args.jit)
     print("wrote", os.path.join(args.out, "precision-curves.png"))
 
 
