@@ -20,6 +20,15 @@ A compiled model must have a static structure: Python control flow that depends 
 is frozen at its first trace. That is why compiling is an option (``fit --jit``), not the
 default.
 
+On a CPU the replay runs the recorded operations as they are, without TorchScript's optimising
+executor (:func:`torch.jit.optimized_execution` off). On a CPU that executor fuses nothing (its
+CPU fuser is off by default, and torch 2.14.1 from PyPI is built without the LLVM it needs); what it
+does do is differentiate the graph by its own symbolic rules, which for some operations make more passes
+than autograd's (a ReLU's gradient as ``gt``, a cast and a ``mul``, where autograd makes one
+``threshold_backward``). With it off, autograd records each replayed operation as in an eager
+step (docs/performance.md, "`--jit` on a CPU without TorchScript's optimising executor"). On a
+GPU the executor is kept: its GPU fuser is on by default there.
+
 Under reduced precision (``fit --jit --precision bfloat16``, :mod:`pyross.precision`) the
 compiled ELBOs trace and replay with autocast's cache of cast weights turned off: a trace
 would record a weight's cached bfloat16 copy as a constant, so later steps would multiply by
@@ -46,7 +55,8 @@ class PerShape:
     def differentiable_loss(self, model, guide, *args):
         """The negative ELBO, differentiable, from the ELBO compiled for these shapes."""
         key = tuple(None if arg is None else tuple(arg.shape) for arg in args)
-        with _no_autocast_cache():
+        on_gpu = any(arg is not None and arg.is_cuda for arg in args)
+        with _no_autocast_cache(), torch.jit.optimized_execution(on_gpu):
             if key in self.elbos:
                 return self.elbos[key].differentiable_loss(model, guide, *args)
             self.elbos[key] = self.elbo_class(**self.options)

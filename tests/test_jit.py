@@ -88,3 +88,30 @@ def test_fit_jit_writes_the_run_folder(mnist_dir, tmp_path, precision):
     assert (out / "best.pt").exists()
     config = (out / "config.json").read_text()
     assert '"jit": true' in config and f'"precision": "{precision}"' in config
+
+
+def autograd_nodes(tensor):
+    """The names of the autograd nodes that ``tensor`` depends on."""
+    seen, stack = set(), [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            stack += [child for child, _ in node.next_functions]
+    return {type(node).__name__ for node in seen}
+
+
+def test_replay_on_a_cpu_is_differentiated_by_autograd():
+    """On a CPU the replayed operations are recorded by autograd as in an eager step (a ReLU's
+    gradient is ``ReluBackward0``), not handed to TorchScript's optimising executor, which after
+    its profiling runs would differentiate the graph by its own rules (a ``DifferentiableGraph``
+    node, a ReLU's gradient as ``gt``, a cast and a ``mul``)."""
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    model = M2(x_dim=D, num_classes=K, z_dim=2, hidden=(5,), activation="relu")
+    compiled = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, jit=True)
+    x = torch.bernoulli(torch.full((6, D), 0.5))
+    for _ in range(4):  # the executor optimises a graph after its first runs
+        nodes = autograd_nodes(compiled.unlabelled_bound(compiled.model, compiled.guide, x))
+    # Python sees the executor's DifferentiableGraph node as a ``CppFunction``
+    assert "ReluBackward0" in nodes and "CppFunction" not in nodes, nodes
