@@ -22,7 +22,7 @@ from .fitting import (build_model, check_classifier, classifier_choices, constru
                       ensure_trained, fit_run, new_config, require_finished, reuse_stages, takes_option)
 from .models import CLASSIFIERS, MODELS
 from .models.m1m2 import Z1_FROM
-from .objectives import LABELLED_BOUNDS
+from .objectives import CLASSIFIER_WEIGHTS, LABELLED_BOUNDS
 from .precision import PRECISIONS, Precision
 from .train import LR_SCHEDULES, check_augment
 from .recipes import COMMON_DEFAULTS, recipe_of
@@ -202,6 +202,9 @@ def _as_flags(options):
 @click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),
               help="weight of the labelled bound: step (like an unlabelled image's in each step) or share "
                    "(N_l/N, its share of the data, as in the paper)")
+@click.option("--classifier-weight", type=click.Choice(CLASSIFIER_WEIGHTS),
+              help="weight of the classifier term: step (alpha*N/N_l in each step, the labelled images cycling) "
+                   "or pass (alpha*N/N_u a step: alpha*N/N_l per labelled image over an epoch, as in the paper)")
 @click.option("--steps-per-epoch", type=int, help="steps of an epoch, labelled and unlabelled batches cycling  "
                                                   "[default: one pass over the images]")
 @click.option("--vae", "vae_run", help="use the finished VAE run in this folder instead of training one")
@@ -237,9 +240,9 @@ def _fit_options(**_):
 #: the sections of ``fit MODEL --help`` (the options between data and training are the model's)
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
-             "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "steps_per_epoch",
-                          "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold", "jit", "precision",
-                          "ema", "lr_schedule", "seed"),
+             "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "classifier_weight",
+                          "steps_per_epoch", "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold",
+                          "jit", "precision", "ema", "lr_schedule", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 

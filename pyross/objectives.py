@@ -37,6 +37,18 @@ The weight :math:`w_l` of the labelled bound (``labelled_bound``) is one of:
   :math:`\mathcal{J}^\alpha` and the authors' code, so over an epoch every image's bound counts
   once (M1+M2's default: with ``"step"`` its M2 part memorises the 100 labelled codes).
 
+The weight :math:`w_c` of the classifier term (``classifier_weight``) is one of:
+
+* ``"step"``, :math:`w_c = \alpha N/N_l` (the default, written in the loss above): in each step
+  a labelled image's classifier term weighs :math:`\alpha N/N_l` against an unlabelled image's
+  bound, the weight :math:`\mathcal{J}^\alpha` gives it per pass. The labelled images cycle,
+  :math:`N_u/N_l` times an epoch with equal batches, so over an epoch the term weighs
+  :math:`N_u/N_l` times more than in :math:`\mathcal{J}^\alpha`;
+* ``"pass"``, :math:`w_c = \alpha N/N_u`: the weight of :math:`\mathcal{J}^\alpha` over an epoch,
+  as in the authors' code. An epoch's :math:`N_u/|B_u|` steps each read one labelled batch,
+  so a labelled image's classifier term weighs :math:`w_c N_u/N_l = \alpha N/N_l` in all over
+  the epoch, against 1 for an unlabelled image's bound, whatever the labelled batch size.
+
 **Every objective** here is a Pyro loss callable with the same interface, so one trainer
 serves all models: ``objective(model, guide, labelled, unlabelled)`` returns the loss of one
 step, ``objective.model`` / ``objective.guide`` are what :class:`~pyro.infer.SVI` runs,
@@ -61,6 +73,8 @@ from .optim import JointAdam
 
 #: the weights of the labelled bound in :class:`SemiSupervisedELBO`
 LABELLED_BOUNDS = ("step", "share")
+#: the weights of the classifier term in :class:`SemiSupervisedELBO`
+CLASSIFIER_WEIGHTS = ("step", "pass")
 
 
 class SemiSupervisedELBO:
@@ -79,18 +93,25 @@ class SemiSupervisedELBO:
         same bounds, computed faster once model and guide are traced (docs/performance.md).
     :param str labelled_bound: the weight :math:`w_l` of the labelled bound: ``"step"`` (1) or
         ``"share"`` (:math:`N_l/N`), see :mod:`pyross.objectives`.
+    :param str classifier_weight: the weight :math:`w_c` of the classifier term: ``"step"``
+        (:math:`\alpha N/N_l`) or ``"pass"`` (:math:`\alpha N/N_u`, :math:`\mathcal{J}^\alpha` over an
+        epoch), see :mod:`pyross.objectives`. Without unlabelled images both are :math:`\alpha N/N_l`.
     :ivar dict terms: the three terms of the last call, as floats (the labelled bound before
         its weight), for logging.
     """
 
     uses_labelled, uses_unlabelled = True, True
 
-    def __init__(self, model, alpha, n_labelled, n_train, jit=False, labelled_bound="step"):
+    def __init__(self, model, alpha, n_labelled, n_train, jit=False, labelled_bound="step", classifier_weight="step"):
         if labelled_bound not in LABELLED_BOUNDS:
             raise ValueError(f"labelled_bound must be one of {LABELLED_BOUNDS}, not {labelled_bound!r}")
+        if classifier_weight not in CLASSIFIER_WEIGHTS:
+            raise ValueError(f"classifier_weight must be one of {CLASSIFIER_WEIGHTS}, not {classifier_weight!r}")
         self.model, self.classifier = model.model, model.classifier
         self.guide = config_enumerate(model.guide, "parallel")
-        self.classifier_weight = alpha * n_train / n_labelled
+        n_unlabelled = n_train - n_labelled
+        per_pass = classifier_weight == "pass" and n_unlabelled > 0
+        self.classifier_weight = alpha * n_train / (n_unlabelled if per_pass else n_labelled)
         self.labelled_weight = 1.0 if labelled_bound == "step" else n_labelled / n_train
         if jit:  # not JitTrace_ELBO for the labelled bound: its differentiable_loss doubles the gradient
             self.labelled_elbo = PerShape(JitTraceEnum_ELBO, max_plate_nesting=1, strict_enumeration_warning=False)

@@ -156,7 +156,9 @@ _VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation":
 _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
                   "lr": 3e-4, "epochs": 6, "augment": 3}
 #: the options of Kingma's semi-supervised ELBO (:class:`~pyross.objectives.SemiSupervisedELBO`)
-_SEMI_SUPERVISED = ("alpha", "labelled_bound", "jit")
+_SEMI_SUPERVISED = ("alpha", "labelled_bound", "classifier_weight", "jit")
+#: those of them it takes besides alpha
+_SEMI_SUPERVISED_OBJECTIVE = ("jit", "labelled_bound", "classifier_weight")
 _VAE_STAGE = ("vae_epochs", "vae_run", "kl_warmup")
 
 
@@ -166,7 +168,7 @@ _PLAIN_STEPS = {"ema": 0.0, "lr_schedule": "constant"}
 #: source of each value is in docs/presets.md
 _M2_PAPER = {"classifier": "mlp", "augment": 0, "activation": "softplus", "batch_norm": "none", "z_dim": 50,
              "hidden": [500], "classifier_hidden": [500], "decoder_hidden": [500], "likelihood": "bernoulli",
-             "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share",
+             "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share", "classifier_weight": "pass",
              **_PLAIN_STEPS}
 #: the best permutation-invariant M2 of docs/results.md's probes: ADGM's networks (500-500 ReLU, z of 100,
 #: batch norm) without its auxiliary latent (93.80 % validation at 25 epochs, seed 0; exp-J's 89.44 % before),
@@ -180,7 +182,7 @@ _M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None
                "z_dim": 50, "hidden": [300], "decoder_hidden": [300], "classifier_hidden": [300],
                "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
                "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share", "z1_from": "grey",
-               **_PLAIN_STEPS}
+               "classifier_weight": "pass", **_PLAIN_STEPS}
 #: the best permutation-invariant M1+M2 of docs/results.md's probes: the tuned defaults with alpha 0.1 (of
 #: 0.5, 0.1 and 0.05; fifteenth session) and, since the eighteenth, a VAE trained with a 20-epoch KL warm-up
 #: instead of 10, for 100 epochs: Table 1 with three seeds, a higher mean best validation accuracy on every
@@ -198,8 +200,9 @@ RECIPES = {
     # --ema 0.999 --lr-schedule cosine: no decay after the peak (docs/results.md, issue 20)
     "m2": Recipe(SemiSupervisedELBO, {**_M2_CLASSIFIER, "z_dim": 2, "hidden": [200, 200],
                                       "decoder_hidden": [200, 400, 600], "labelled_bound": "step",
+                                      "classifier_weight": "step",
                                       "ema": 0.999, "lr_schedule": "cosine"},
-                 options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound"),
+                 options=(*_SEMI_SUPERVISED, "labels"), objective_options=_SEMI_SUPERVISED_OBJECTIVE,
                  presets={"tuned": Preset(f"{_TUNED}: a CNN classifier and shifted labelled images, not "
                                           f"permutation-invariant; a cosine schedule and an average of the weights"),
                           "paper": Preset("Kingma et al. 2014 as stated (permutation-invariant MLPs)", _M2_PAPER),
@@ -208,8 +211,8 @@ RECIPES = {
     # run_mnist.py) but the epochs (1,000 there), see docs/models/adgm.md
     "adgm": Recipe(SemiSupervisedELBO, {"z_dim": 100, "a_dim": 100, "hidden": [500, 500], "activation": "relu",
                                         "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 10, "augment": 0,
-                                        "labelled_bound": "step"},
-                   options=(*_SEMI_SUPERVISED, "labels"), objective_options=("jit", "labelled_bound"),
+                                        "labelled_bound": "step", "classifier_weight": "step"},
+                   options=(*_SEMI_SUPERVISED, "labels"), objective_options=_SEMI_SUPERVISED_OBJECTIVE,
                    presets={"paper": Preset("Maaløe et al. 2016 as the authors' run_mnist.py states it: the "
                                             "defaults, 10 epochs instead of 1,000"),
                             "pi": Preset("the best permutation-invariant recipe measured: the authors' values with "
@@ -224,9 +227,9 @@ RECIPES = {
                     "z_dim": 8, "ema": 0.999, "hidden": [500], "decoder_hidden": [500], "classifier_hidden": [500],
                     "activation": "relu", "batch_norm": "all", "lr": 1e-3, "epochs": 100, "augment": 0,
                     "vae_epochs": 40, "kl_warmup": 10, "active_threshold": 0.1, "labelled_bound": "share",
-                    "z1_from": "grey"},
+                    "classifier_weight": "step", "z1_from": "grey"},
                    options=(*_SEMI_SUPERVISED, "labels", *_VAE_STAGE, "active_threshold"),
-                   objective_options=("jit", "labelled_bound"), classifiers=("mlp",),
+                   objective_options=_SEMI_SUPERVISED_OBJECTIVE, classifiers=("mlp",),
                    stages=(Stage(nested="vae"),), between=(keep_active_units,),
                    presets={"tuned": Preset(f"{_TUNED}, which are permutation-invariant: MLPs only, no shifts"),
                             "pi": Preset("the best permutation-invariant recipe measured: the tuned defaults with "
@@ -264,7 +267,7 @@ def make_objective(name, net, alpha, n_labelled, n_train, **options):
     """The training objective of the model registered as ``name``, for the network ``net``.
 
     :param options: the run's options; those the recipe's objective takes (``jit``,
-        ``labelled_bound``, ``kl_warmup``) are handed to it where set.
+        ``labelled_bound``, ``classifier_weight``, ``kl_warmup``) are handed to it where set.
     """
     if options.get("jit"):
         check_jit(name)

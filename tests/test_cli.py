@@ -285,7 +285,7 @@ def test_a_preset_is_recorded_with_what_the_command_line_overrode(mnist_dir, tmp
     # SMALL gives --hidden 16 --z-dim 4 --epochs 1 ...: they override the preset; the rest is the preset's
     assert config["overrides"] == {"hidden": [16], "classifier_hidden": [16], "decoder_hidden": [16], "z_dim": 4,
                                    "epochs": 1}
-    assert config["alpha"] == 0.1 and config["labelled_bound"] == "share"
+    assert config["alpha"] == 0.1 and config["labelled_bound"] == "share" and config["classifier_weight"] == "pass"
     assert config["model_options"]["activation"] == "softplus" and config["model_options"]["hidden"] == [16]
 
 
@@ -293,7 +293,7 @@ def test_models_defaults_lists_every_preset_with_its_options():
     result = invoke("models", "--defaults")
     assert result.exit_code == 0
     assert "--preset paper: Kingma et al. 2014" in result.output
-    assert "--alpha 0.1 --lr 0.0003 --epochs 3000 --labelled-bound share" in result.output
+    assert "--alpha 0.1 --lr 0.0003 --epochs 3000 --labelled-bound share --classifier-weight pass" in result.output
     assert "(vae: --z-dim 50 --hidden 500,500 --activation softplus" in result.output
 
 

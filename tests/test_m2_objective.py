@@ -134,6 +134,32 @@ def test_labelled_bound_with_its_share_of_the_data_is_scaled_by_n_labelled_over_
         SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, labelled_bound="half")
 
 
+def test_classifier_weight_per_pass_gives_j_alpha_over_an_epoch():
+    # J^alpha = sum_l L + sum_u U + alpha N mean_l(-log q(y|x)). An epoch's steps add the means of
+    # the unlabelled batches, i.e. sum_u U / |B_u|, so, for J^alpha, the classifier terms of the
+    # epoch's steps must add up to alpha N mean_l(-log q(y|x)) / |B_u|.
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    model = M2(x_dim=D, num_classes=K, z_dim=Z, hidden=(4,))
+    n_l, n_u, b, alpha = 10, 20, 5, 0.1
+    x_l, x_u = torch.bernoulli(torch.full((n_l, D), 0.5)), torch.bernoulli(torch.full((n_u, D), 0.5))
+    y_l = torch.arange(n_l) % K
+    j_alpha = alpha * (n_l + n_u) * F.cross_entropy(model.classifier(x_l), y_l).item() / b
+    labelled = torch.arange(n_l).split(b)  # the labelled batches cycle: steps 0-3 read 0, 1, 0, 1
+    for weighting, times in (("pass", 1.0), ("step", n_u / n_l)):
+        objective = SemiSupervisedELBO(model, alpha, n_l, n_l + n_u, classifier_weight=weighting)
+        total = 0.0
+        for step, u in enumerate(torch.arange(n_u).split(b)):
+            i = labelled[step % len(labelled)]
+            loss = objective(model.model, objective.guide, (x_l[i], y_l[i]), x_u[u]).item()
+            total += loss - objective.labelled_weight * objective.terms["labelled"] - objective.terms["unlabelled"]
+        assert total == pytest.approx(times * j_alpha, rel=1e-4), weighting
+    # without unlabelled images there is no pass to share: both weigh alpha N / N_l
+    assert SemiSupervisedELBO(model, alpha, n_l, n_l, classifier_weight="pass").classifier_weight == alpha
+    with pytest.raises(ValueError, match="classifier_weight"):
+        SemiSupervisedELBO(model, alpha, n_l, n_l + n_u, classifier_weight="epoch")
+
+
 def test_training_steps_reduce_the_loss(setup):
     model, objective, x, y = setup
     from pyross.objectives import make_svi
