@@ -196,7 +196,10 @@ def _as_flags(options):
                    "image, its statistics computed once (the authors' code; faster)")
 @click.option("--preset", help="a named set of options (see 'models --defaults'); options given here override it")
 @click.option("--epochs", type=int, help="epochs (passes over the unlabelled images)")
-@click.option("--batch-size", default=100, show_default=True, type=int)
+@click.option("--batch-size", type=int,
+              help="images a batch (of the unlabelled ones, where a step reads both kinds)")
+@click.option("--labelled-batch-size", type=int,
+              help="labelled images a step, where a step reads both kinds  [default: --batch-size]")
 @click.option("--lr", type=FINITE, help="Adam learning rate")
 @click.option("--alpha", type=FINITE, help="Kingma's alpha, weight of the classifier term (0.1 in the paper)")
 @click.option("--labelled-bound", type=click.Choice(LABELLED_BOUNDS),
@@ -210,6 +213,7 @@ def _as_flags(options):
 @click.option("--vae", "vae_run", help="use the finished VAE run in this folder instead of training one")
 @click.option("--m1", "m1_run", help="use the VAE of this finished m1 (or vae) run")
 @click.option("--vae-epochs", type=int, help="epochs of the VAE trained first")
+@click.option("--vae-batch-size", type=int, help="images a batch of the VAE trained first  [default: --batch-size]")
 @click.option("--kl-warmup", type=int,
               help="the VAE's KL term is weighted by a factor that rises linearly from 0 to 1 over this many "
                    "epochs (0: none)")
@@ -240,9 +244,9 @@ def _fit_options(**_):
 #: the sections of ``fit MODEL --help`` (the options between data and training are the model's)
 _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attributes", "labels", "unlabelled",
                       "augment", "augment_unlabelled"),
-             "Training": ("preset", "epochs", "batch_size", "lr", "alpha", "labelled_bound", "classifier_weight",
-                          "steps_per_epoch", "vae_run", "m1_run", "vae_epochs", "kl_warmup", "active_threshold",
-                          "jit", "precision", "ema", "lr_schedule", "seed"),
+             "Training": ("preset", "epochs", "batch_size", "labelled_batch_size", "lr", "alpha", "labelled_bound",
+                          "classifier_weight", "steps_per_epoch", "vae_run", "m1_run", "vae_epochs", "vae_batch_size",
+                          "kl_warmup", "active_threshold", "jit", "precision", "ema", "lr_schedule", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 
@@ -370,8 +374,9 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
         check_classifier(model, options["classifier"])
         if options["alpha"] is not None and options["alpha"] < 0:
             raise PyrossError(f"--alpha must be >= 0, not {options['alpha']}")
-        _check_positive(**{k: options[k] for k in ("batch_size", "lr", "z_dim", "sigma", "vae_epochs", "image_size",
-                                                    "steps_per_epoch", "k")})
+        _check_positive(**{k: options[k] for k in ("batch_size", "labelled_batch_size", "lr", "z_dim", "sigma",
+                                                    "vae_epochs", "vae_batch_size", "image_size", "steps_per_epoch",
+                                                    "k")})
         options["channels"] = options["channels"] and int(options["channels"])
         if options["ema"] is not None and not 0 <= options["ema"] < 1:
             raise PyrossError(f"--ema must be in [0, 1), not {options['ema']}")

@@ -87,10 +87,10 @@ def barrier():
         dist.barrier()
 
 
-def check_batch_size(batch_size):
-    """Raise a one-line error unless the processes can split ``batch_size`` evenly."""
+def check_batch_size(batch_size, option="--batch-size"):
+    """Raise a one-line error unless the processes can split ``batch_size`` (of ``option``) evenly."""
     if active() and batch_size % size():
-        raise PyrossError(f"--batch-size {batch_size} must be a multiple of the {size()} processes")
+        raise PyrossError(f"{option} {batch_size} must be a multiple of the {size()} processes")
 
 
 def shard(index):

@@ -243,7 +243,8 @@ def train(run, config, data, dataset, device, resume=False, progress=True, echo=
     trainer = Trainer(net, objective, data, run, config["batch_size"], config["lr"], config["seed"],
                       config["augment"], dataset.image_shape, config["augment_unlabelled"], progress=progress,
                       steps_per_epoch=config.get("steps_per_epoch"), precision=config.get("precision", "float32"),
-                      ema=config.get("ema", 0.0), lr_schedule=config.get("lr_schedule", "constant"))
+                      ema=config.get("ema", 0.0), lr_schedule=config.get("lr_schedule", "constant"),
+                      labelled_batch_size=config.get("labelled_batch_size"))
     if resume and os.path.exists(run.file(LAST)):
         trainer.resume()
     echo(f"{config['model']} on {config['dataset']} ({dataset.source}): {len(data.labelled)} labelled, "

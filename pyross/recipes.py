@@ -44,7 +44,8 @@ class Stage:
         among the main model's own options.
     :param dict training: the run's options that say how the stage trains, each by the name the
         stage's own run gives it (``vae_epochs`` is the VAE's ``epochs``).
-    :param tuple shared: the run's options the stage's run takes as they are.
+    :param tuple shared: the run's options the stage's run takes as they are (unless ``training``
+        gives one of them its own value).
     :param str reuse: the run's option naming a finished run to use instead.
     :param str reuse_flag: how the command line spells it.
     """
@@ -54,7 +55,8 @@ class Stage:
     folder: str = "vae"
     options: tuple = VAE_OPTIONS
     nested: Optional[str] = None
-    training: dict = field(default_factory=lambda: {"vae_epochs": "epochs", "kl_warmup": "kl_warmup"})
+    training: dict = field(default_factory=lambda: {"vae_epochs": "epochs", "kl_warmup": "kl_warmup",
+                                                    "vae_batch_size": "batch_size"})
     shared: tuple = ("dataset", "unlabelled", "batch_size", "lr", "seed", "data_dir", "precision")
     reuse: str = "vae_run"
     reuse_flag: str = "--vae"
@@ -155,21 +157,24 @@ _VAE = {"z_dim": 50, "hidden": [400, 200], "decoder_hidden": None, "activation":
         "likelihood": "bernoulli", "sigma": 0.1, "lr": 1e-3, "epochs": 20, "augment": 0, "kl_warmup": 0}
 _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation": "relu", "batch_norm": "all",
                   "lr": 3e-4, "epochs": 6, "augment": 3}
-#: the options of Kingma's semi-supervised ELBO (:class:`~pyross.objectives.SemiSupervisedELBO`)
-_SEMI_SUPERVISED = ("alpha", "labelled_bound", "classifier_weight", "jit")
+#: the options of Kingma's semi-supervised ELBO (:class:`~pyross.objectives.SemiSupervisedELBO`), and the size
+#: of its labelled batches (:class:`~pyross.train.Trainer`)
+_SEMI_SUPERVISED = ("alpha", "labelled_bound", "classifier_weight", "jit", "labelled_batch_size")
 #: those of them it takes besides alpha
 _SEMI_SUPERVISED_OBJECTIVE = ("jit", "labelled_bound", "classifier_weight")
-_VAE_STAGE = ("vae_epochs", "vae_run", "kl_warmup")
+_VAE_STAGE = ("vae_epochs", "vae_batch_size", "vae_run", "kl_warmup")
 
 
 #: the weights themselves at a constant rate: what the presets below set, whatever a model's tuned defaults average
 _PLAIN_STEPS = {"ema": 0.0, "lr_schedule": "constant"}
+#: the authors' batches with 100 labels: the 49,900 unlabelled and the 100 labelled images in 100 minibatches each
+_AUTHORS_BATCHES = {"batch_size": 499, "labelled_batch_size": 1}
 #: Kingma et al.'s M2 as the paper and the authors' code (dpkingma/nips14-ssl) state it; the
 #: source of each value is in docs/presets.md
 _M2_PAPER = {"classifier": "mlp", "augment": 0, "activation": "softplus", "batch_norm": "none", "z_dim": 50,
              "hidden": [500], "classifier_hidden": [500], "decoder_hidden": [500], "likelihood": "bernoulli",
              "alpha": 0.1, "lr": 3e-4, "epochs": 3000, "labelled_bound": "share", "classifier_weight": "pass",
-             **_PLAIN_STEPS}
+             **_PLAIN_STEPS, **_AUTHORS_BATCHES}
 #: the best permutation-invariant M2 of docs/results.md's probes: ADGM's networks (500-500 ReLU, z of 100,
 #: batch norm) without its auxiliary latent (93.80 % validation at 25 epochs, seed 0; exp-J's 89.44 % before),
 #: 40 epochs (three seeds: 92.32 % test)
@@ -182,7 +187,7 @@ _M1M2_PAPER = {"vae": {"z_dim": 50, "hidden": [500, 500], "decoder_hidden": None
                "z_dim": 50, "hidden": [300], "decoder_hidden": [300], "classifier_hidden": [300],
                "activation": "softplus", "batch_norm": "none", "alpha": 0.1, "lr": 3e-4, "epochs": 3000,
                "augment": 0, "kl_warmup": 0, "active_threshold": 0.1, "labelled_bound": "share", "z1_from": "grey",
-               "classifier_weight": "pass", **_PLAIN_STEPS}
+               "classifier_weight": "pass", **_PLAIN_STEPS, **_AUTHORS_BATCHES, "vae_batch_size": 100}
 #: the best permutation-invariant M1+M2 of docs/results.md's probes: the tuned defaults with alpha 0.1 (of
 #: 0.5, 0.1 and 0.05; fifteenth session) and, since the eighteenth, a VAE trained with a 20-epoch KL warm-up
 #: instead of 10, for 100 epochs: Table 1 with three seeds, a higher mean best validation accuracy on every

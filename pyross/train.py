@@ -84,7 +84,8 @@ class Trainer:
     :param objective: its training objective (:func:`~pyross.recipes.make_objective`).
     :param data: the labelled / unlabelled partition and held-out splits.
     :param run: the :class:`~pyross.runs.Run` to write to.
-    :param int batch_size: images per labelled and per unlabelled batch.
+    :param int batch_size: images per unlabelled batch, and per labelled batch unless
+        ``labelled_batch_size`` is given.
     :param float lr: Adam's learning rate.
     :param int seed: seed of the data order and of the noise.
     :param int augment: shift labelled images by up to this many pixels (0: no augmentation).
@@ -99,11 +100,14 @@ class Trainer:
         with this decay (:mod:`pyross.averaging`); 0: the weights themselves.
     :param str lr_schedule: ``"constant"``, or ``"cosine"``: the learning rate falls from ``lr``
         to 0 along half a cosine over the epochs of :meth:`fit`, step by step.
+    :param int labelled_batch_size: images per labelled batch, when the objective reads both
+        kinds (default: ``batch_size``). The authors of M2 make as many labelled batches as
+        unlabelled ones, e.g. 1 labelled image and 499 unlabelled a step with 100 labels.
     """
 
     def __init__(self, model, objective, data, run, batch_size, lr, seed, augment=0, image_shape=None,
                  augment_unlabelled=False, progress=True, steps_per_epoch=None, precision="float32", ema=0.0,
-                 lr_schedule="constant"):
+                 lr_schedule="constant", labelled_batch_size=None):
         self.model, self.objective, self.data, self.run = model, objective, data, run
         keep_freed_memory()  # the steps reuse the memory they free (pyross.allocator)
         self.precision = Precision(precision, data.valid.device)
@@ -121,9 +125,12 @@ class Trainer:
         if getattr(model, "fixed_features", False):
             self.inputs = data.features(model.features)
         self.batch_size, self.seed = batch_size, seed
+        reads_both = objective.uses_labelled and objective.uses_unlabelled
+        self.labelled_batch_size = (labelled_batch_size if reads_both else None) or batch_size
         self.main = distributed.is_main()  # the process that evaluates and writes
         self.progress = progress and self.main
         distributed.check_batch_size(batch_size)
+        distributed.check_batch_size(self.labelled_batch_size, "--labelled-batch-size")
         self.svi = make_svi(objective, lr, distributed.averaging(objective, model) if distributed.active() else None)
         distributed.broadcast_module(model)  # every process starts from rank 0's weights
         n_images = len(data.unlabelled) if objective.uses_unlabelled else data.n_train
@@ -161,7 +168,7 @@ class Trainer:
 
     def _global_batches(self, generator, device):
         """The batches of one epoch before they are sliced between processes."""
-        labelled = (_cycle(len(self.data.labelled), self.batch_size, generator, device)
+        labelled = (_cycle(len(self.data.labelled), self.labelled_batch_size, generator, device)
                     if self.objective.uses_labelled else itertools.repeat(None))
         reads_unlabelled = len(self.data.unlabelled) > 0 and self.objective.uses_unlabelled
         if self.fixed_steps:

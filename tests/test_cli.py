@@ -282,9 +282,10 @@ def test_a_preset_is_recorded_with_what_the_command_line_overrode(mnist_dir, tmp
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["preset"] == "paper"
-    # SMALL gives --hidden 16 --z-dim 4 --epochs 1 ...: they override the preset; the rest is the preset's
+    # SMALL (--hidden 16 --z-dim 4 --epochs 1 --batch-size 20 ...) overrides the preset; the rest is the preset's
     assert config["overrides"] == {"hidden": [16], "classifier_hidden": [16], "decoder_hidden": [16], "z_dim": 4,
-                                   "epochs": 1}
+                                   "epochs": 1, "batch_size": 20}
+    assert config["labelled_batch_size"] == 1  # the preset's: the authors' batches with 100 labels
     assert config["alpha"] == 0.1 and config["labelled_bound"] == "share" and config["classifier_weight"] == "pass"
     assert config["model_options"]["activation"] == "softplus" and config["model_options"]["hidden"] == [16]
 

@@ -216,3 +216,18 @@ def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_and_a_longer_kl_w
     assert (vae["kl_warmup"], vae["epochs"], vae["lr"]) == (20, 40, 1e-3)
     given = new_config("m1m2", preset="pi", alpha=0.5)  # the command line overrides the preset
     assert given["alpha"] == 0.5 and given["overrides"] == {"alpha": 0.5}
+
+
+def test_the_vae_trains_with_its_own_batch_size_where_given():
+    from pyross.fitting import new_config
+    stage = recipe_of("m1m2").stages[0]
+    assert stage.run_options(new_config("m1m2", batch_size=50))["batch_size"] == 50  # the run's, by default
+    assert stage.run_options(new_config("m1m2", batch_size=50, vae_batch_size=7))["batch_size"] == 7
+    # the paper preset: the authors' batches of 499 unlabelled and 1 labelled image for M2, 100 for its VAE
+    paper = new_config("m1m2", preset="paper")
+    assert (paper["batch_size"], paper["labelled_batch_size"]) == (499, 1)
+    assert stage.run_options(paper)["batch_size"] == 100
+    # a reused VAE's config says how it was trained
+    config = new_config("m1m2")
+    stage.adopt(config, {"epochs": 3, "kl_warmup": 0, "batch_size": 64, "model_options": {}})
+    assert config["vae_batch_size"] == 64
