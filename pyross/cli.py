@@ -384,6 +384,9 @@ def fit(model, epochs, device, data_dir, out, overwrite, resume_dir, quiet, vae_
             if options[name] is not None and options[name] < 0:
                 raise PyrossError(f"--{name.replace('_', '-')} must be >= 0, not {options[name]}")
         config = new_config(model, epochs=epochs, data_dir=data_dir, **options)
+        if config.get("labelled_batch_size") == 1 and config["model_options"].get("batch_norm", "none") != "none":
+            raise PyrossError("--labelled-batch-size 1 leaves batch norm no batch to normalise: use 2 or more, "
+                              "or --batch-norm none")
         if vae_run:
             for name in stages[0].training:
                 if options[name] is not None:
