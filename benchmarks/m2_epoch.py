@@ -19,7 +19,9 @@ One epoch of M2 on MNIST with 100 labels: one pass over the 49,900 unlabelled im
     backward), recorded with their shapes, strides and dtypes and replayed on random tensors in
     the same process right after its epoch: the time of the arithmetic alone at this machine's
     throughput, times the steps of an epoch. Its FLOPs are counted from the shapes by
-    :class:`torch.utils.flop_counter.FlopCounterMode`.
+    :class:`torch.utils.flop_counter.FlopCounterMode`. The same floor is measured again in each
+    pyross process after its epochs (and after its peak memory is read), so that pyross's ratio
+    to the floor can also be read within one process, free of the drift between processes.
 ``import``
     a process that only imports torch and pyro: the baseline of the peak memory.
 
@@ -257,10 +259,23 @@ def run_torch(config, precision, epochs, steps, device):
         accuracy(net, data.test)
         _synchronize(device)
         seconds.append(time.perf_counter() - start)
-    step_batches = math.ceil(len(data.unlabelled) / BATCH)
     floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
     return {"epoch_seconds": seconds, "valid_accuracy": valid,
-            "floor_epoch_seconds": floor["step_seconds"] * (steps or step_batches), **floor}
+            "floor_epoch_seconds": floor["step_seconds"] * (steps or _steps_of_an_epoch(data)), **floor}
+
+
+def _steps_of_an_epoch(data):
+    return math.ceil(len(data.unlabelled) / BATCH)
+
+
+def floor_epoch(config, precision, steps, device):
+    """The floor of an epoch measured in this process (after pyross's epochs): the products of the
+    hand-written step, built here on fresh networks, replayed. The floor of the ``torch`` process
+    and this one differ by the machine's drift between the two processes."""
+    net, data, dataset, run_config = torch_setup(config, device)
+    step, batch, _ = torch_steps(net, data, dataset, run_config, precision, steps, device)
+    floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
+    return floor["step_seconds"] * (steps or _steps_of_an_epoch(data))
 
 
 # ---------------------------------------------------------------------------------------- floor
@@ -337,6 +352,8 @@ def child(impl, config, precision, epochs, steps, device, threads, jit):
     else:
         result = run_torch(config, precision, epochs, steps, device)
     result["peak_rss_mib"] = peak_rss_mib()
+    if impl == "pyross":  # after the peak memory is read: the floor builds networks of its own
+        result["floor_epoch_seconds"] = floor_epoch(config, precision, steps, device)
     if device == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print(json.dumps(result))
@@ -366,16 +383,21 @@ def report(results, config, precision, jit=False):
     # the first epoch of a process pays for warming up; with several epochs the later ones are used
     epoch = lambda r: r["epoch_seconds"][-1]  # noqa: E731
     pys, ths, floors = [epoch(r) for r in py], [epoch(r) for r in th], [r["floor_epoch_seconds"] for r in th]
+    own_floors = [r["floor_epoch_seconds"] for r in py]  # each pyross process's own
+    own = [p / f for p, f in zip(pys, own_floors)]
     base = max(r["peak_rss_mib"] for r in results["import"])
     print("| | s/epoch, median [min-max] | each round | peak RSS MiB (above import) |")
     print("| --- | --- | --- | --- |")
     for name, values, rows in (("pyross", pys, py), ("torch", ths, th), ("floor", floors, None)):
         rss = "" if rows is None else f"{max(r['peak_rss_mib'] for r in rows):.0f} (+{max(r['peak_rss_mib'] for r in rows) - base:.0f})"
         print(f"| {name} | {spread(values)} | {', '.join(f'{v:.1f}' for v in values)} | {rss} |")
+    print(f"| floor, in pyross's process | {spread(own_floors)} | {', '.join(f'{v:.1f}' for v in own_floors)} | |")
     print(f"| import torch, pyro | | | {base:.0f} |")
     med = {k: statistics.median(v) for k, v in (("pyross", pys), ("torch", ths), ("floor", floors))}
     print(f"\npyross / torch {med['pyross'] / med['torch']:.2f}; pyross / floor {med['pyross'] / med['floor']:.2f}; "
           f"torch / floor {med['torch'] / med['floor']:.2f}")
+    print(f"pyross / the floor of its own process, each round: {', '.join(f'{r:.2f}' for r in own)}; "
+          f"median {statistics.median(own):.2f}")
     f = th[0]
     print(f"floor: {f['step_gflop']:.2f} GFLOP a step ({f['arithmetic_calls']} products), "
           f"{statistics.median(r['gflop_per_s'] for r in th):.0f} GFLOP/s")
@@ -388,7 +410,7 @@ def report(results, config, precision, jit=False):
         print(f"  {k:<52} {statistics.median(v):7.2f}")
     return {"pyross": pys, "torch": ths, "floor": floors, "import_rss": base, "ratios": {
         "pyross/torch": med["pyross"] / med["torch"], "pyross/floor": med["pyross"] / med["floor"],
-        "torch/floor": med["torch"] / med["floor"]}}
+        "torch/floor": med["torch"] / med["floor"], "pyross/own floor": statistics.median(own)}}
 
 
 def main():
