@@ -259,23 +259,23 @@ def run_torch(config, precision, epochs, steps, device):
         accuracy(net, data.test)
         _synchronize(device)
         seconds.append(time.perf_counter() - start)
+    return {"epoch_seconds": seconds, "valid_accuracy": valid, **epoch_floor(step, batch, data, steps, device)}
+
+
+def epoch_floor(step, batch, data, steps, device):
+    """:func:`measure_floor` of the hand-written ``step`` on a batch, and ``floor_epoch_seconds``:
+    its seconds times the steps of an epoch."""
     floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
-    return {"epoch_seconds": seconds, "valid_accuracy": valid,
-            "floor_epoch_seconds": floor["step_seconds"] * (steps or _steps_of_an_epoch(data)), **floor}
+    return {**floor, "floor_epoch_seconds": floor["step_seconds"] * (steps or math.ceil(len(data.unlabelled) / BATCH))}
 
 
-def _steps_of_an_epoch(data):
-    return math.ceil(len(data.unlabelled) / BATCH)
-
-
-def floor_epoch(config, precision, steps, device):
+def floor_in_this_process(config, precision, steps, device):
     """The floor of an epoch measured in this process (after pyross's epochs): the products of the
     hand-written step, built here on fresh networks, replayed. The floor of the ``torch`` process
     and this one differ by the machine's drift between the two processes."""
     net, data, dataset, run_config = torch_setup(config, device)
     step, batch, _ = torch_steps(net, data, dataset, run_config, precision, steps, device)
-    floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
-    return floor["step_seconds"] * (steps or _steps_of_an_epoch(data))
+    return epoch_floor(step, batch, data, steps, device)["floor_epoch_seconds"]
 
 
 # ---------------------------------------------------------------------------------------- floor
@@ -353,7 +353,7 @@ def child(impl, config, precision, epochs, steps, device, threads, jit):
         result = run_torch(config, precision, epochs, steps, device)
     result["peak_rss_mib"] = peak_rss_mib()
     if impl == "pyross":  # after the peak memory is read: the floor builds networks of its own
-        result["floor_epoch_seconds"] = floor_epoch(config, precision, steps, device)
+        result["floor_epoch_seconds"] = floor_in_this_process(config, precision, steps, device)
     if device == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print(json.dumps(result))
