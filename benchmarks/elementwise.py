@@ -1,8 +1,10 @@
-"""torch's softplus and Bernoulli log-density against pyross.fastmath's, at the shapes of an M2 step.
+"""torch's softplus, Bernoulli log-density and Bernoulli draws against pyross's, at the shapes of an M2 step.
 
 The shapes are those of M2 with the paper's networks: the hidden layers of the ten enumerated
 classes, ``(10, 100, 500)``, and the decoder's logits, ``(10, 100, 784)``, against a batch of 100
-binary images. Each function runs forward and, in a second row, forward and backward; the
+binary images. Each function of :mod:`pyross.fastmath` runs forward and, in a second row, forward
+and backward; the last row draws the binary images of a step (100 labelled and 100 unlabelled,
+:func:`pyross.data.binarize` against :func:`torch.bernoulli`). The
 rounds interleave torch's and pyross's so that this machine's drift falls on both. Run from the
 repository root::
 
@@ -23,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from m2_epoch import machine  # noqa: E402
 from pyross import fastmath  # noqa: E402
+from pyross.data import binarize  # noqa: E402
 
 
 def microseconds(f, repeats):
@@ -59,6 +62,8 @@ def cases(dtype):
         rows["Bernoulli log-density (10, 100, 784)"] = (lambda: torch_bernoulli().detach(),
                                                          lambda: our_bernoulli().detach())
         rows["Bernoulli, forward and backward"] = (backward(torch_bernoulli), backward(our_bernoulli))
+        grey = torch.rand(200, 784)
+        rows["binarisation (200, 784)"] = (lambda: torch.bernoulli(grey), lambda: binarize(grey))
     return rows
 
 
@@ -70,7 +75,7 @@ def main():
     args = parser.parse_args()
     print(f"{machine('cpu')}; {args.dtype}")
     print(f"command: python benchmarks/elementwise.py {' '.join(sys.argv[1:])}")
-    print("| | torch (µs), median [range] | pyross.fastmath (µs) | pyross / torch |")
+    print("| | torch (µs), median [range] | pyross (µs) | pyross / torch |")
     print("| --- | --- | --- | --- |")
     for name, (theirs, ours) in cases(getattr(torch, args.dtype)).items():
         times = {"torch": [], "pyross": []}

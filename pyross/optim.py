@@ -25,8 +25,9 @@ def _name(param):
 class JointAdam(PyroOptim):
     """Adam (Kingma and Ba 2015, with PyTorch's defaults) over all the parameters the steps touch.
 
-    A parameter joins the first time a step touches it; a parameter a step does not touch has
-    no gradient and is left alone, as with :class:`pyro.optim.Adam`. The state of a parameter
+    A parameter joins with its first gradient; a parameter a step does not pass (one the step's
+    model and guide did not read) is left alone, as with :class:`pyro.optim.Adam` (see
+    :meth:`__call__`). The state of a parameter
     is the one :class:`torch.optim.Adam` keeps (``step``, ``exp_avg``, ``exp_avg_sq``) and is
     saved by parameter name (:meth:`get_state`); :meth:`set_state` also reads the
     per-parameter state that :class:`pyro.optim.Adam` saves, so older checkpoints resume.
@@ -44,23 +45,36 @@ class JointAdam(PyroOptim):
         self._waiting = {}  # saved state, by name, of parameters not seen yet
 
     def __call__(self, params, *args, **kwargs):
-        """Take one Adam step on those of ``params`` (the parameters of one SVI step) with a gradient."""
-        params = [p for p in params if p.grad is not None]
+        """Take one Adam step on ``params`` (the parameters of one SVI step), then free their gradients.
+
+        A parameter joins with its first gradient. Once joined, it takes every step it is passed
+        to, with a zero gradient where it has none: the step it takes under :class:`~pyro.infer.SVI`
+        with Pyro's own optimisers, after which SVI sets each gradient to a tensor of zeros for the
+        next step's backward pass to add to. Freeing the gradients instead (``p.grad = None``, what
+        ``torch.optim.Optimizer.zero_grad`` does by default) makes SVI's zeroing a no-op, so the next
+        backward pass stores its gradients instead of adding them to zeros: the same values, without
+        writing and then reading 1.6 million zeros a step for M2 (docs/performance.md, "Gradients
+        freed, not zeroed").
+        """
+        params = [p for p in params if p.grad is not None or p in self.params]
         new = [p for p in params if p not in self.params]
         for p in sorted(new, key=_name):
             self._add(p)
         groups = {}  # the fused kernel takes tensors of one device and dtype
         for p in params:
-            groups.setdefault((p.device, p.dtype), []).append(p)
+            grad = p.grad if p.grad is not None else torch.zeros_like(p)
+            groups.setdefault((p.device, p.dtype), []).append((p, grad))
         with torch.no_grad():
             for group in groups.values():
-                states = [self.state[p] for p in group]
+                states = [self.state[p] for p, _ in group]
                 steps = [s["step"] for s in states]
                 torch._foreach_add_(steps, 1)
-                torch._fused_adam_(group, [p.grad for p in group], [s["exp_avg"] for s in states],
+                torch._fused_adam_([p for p, _ in group], [g for _, g in group], [s["exp_avg"] for s in states],
                                    [s["exp_avg_sq"] for s in states], [], steps, lr=self.lr,
                                    beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
                                    amsgrad=False, maximize=False)
+        for p in params:
+            p.grad = None
 
     def _add(self, p):
         self.params[p] = _name(p)

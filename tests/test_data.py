@@ -44,6 +44,18 @@ def test_binarize_is_bernoulli_of_the_intensity():
     assert torch.allclose(b.mean(0), torch.tensor([0.0, 0.25, 1.0]), atol=0.01)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_binarize_draws_what_torch_bernoulli_draws(dtype):
+    """The same pixels as torch.bernoulli from the same generator state, so runs are unchanged."""
+    x = torch.rand(300, 784, generator=torch.Generator().manual_seed(1)).to(dtype)
+    torch.manual_seed(5)
+    b = binarize(x)
+    torch.manual_seed(5)
+    assert b.dtype == dtype and torch.equal(b, torch.bernoulli(x))
+    assert torch.equal(binarize(x[:, :1].expand(300, 784), torch.Generator().manual_seed(2)),
+                       torch.bernoulli(x[:, :1].expand(300, 784), generator=torch.Generator().manual_seed(2)))
+
+
 def test_mnist_from_data_dir_has_kingmas_split(mnist_dir):
     d = get_dataset("mnist", mnist_dir)
     assert (len(d.train), len(d.valid), len(d.test)) == (N_TRAIN, 10_000, N_TEST)

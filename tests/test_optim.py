@@ -56,13 +56,33 @@ def test_parameters_join_when_first_touched_and_untouched_ones_stay():
     pyro.clear_param_store()
     a, b = pyro.param("a", torch.zeros(3)), pyro.param("b", torch.zeros(2))
     optim = JointAdam(0.1)
+    b.grad = torch.ones(2)  # b has a gradient but is not passed: not this step's parameter
     a.grad = torch.ones(3)
     optim([a])  # a step that touches only a
     assert torch.allclose(a, torch.full((3,), -0.1)) and torch.equal(b, torch.zeros(2))
-    a.grad, b.grad = None, torch.ones(2)
-    optim([a, b])  # b joins; a has no gradient this time and does not move
+    assert a.grad is None and b.grad is not None  # the step frees the gradients of what it stepped
+    b.grad = torch.ones(2)
+    optim([b])  # b joins; a is not passed and does not move
     assert torch.allclose(a, torch.full((3,), -0.1)) and torch.allclose(b, torch.full((2,), -0.1))
     assert list(optim.params.values()) == ["a", "b"]
+
+
+def test_no_gradient_steps_as_pyro_adam_under_svi():
+    """A joined parameter passed without a gradient takes the step Pyro's Adam takes on the zeros
+    that SVI leaves in its gradient; one that never had a gradient does not join."""
+    pyro.clear_param_store()
+    a, c = pyro.param("a", torch.zeros(3)), pyro.param("c", torch.zeros(2))
+    reference = torch.zeros(3, requires_grad=True)
+    torch_adam = torch.optim.Adam([reference], lr=0.1)
+    optim = JointAdam(0.1)
+    for grad in (torch.ones(3), None, None):
+        a.grad = grad
+        reference.grad = torch.zeros(3) if grad is None else grad.clone()
+        optim([a, c])
+        torch_adam.step()
+        assert torch.allclose(a, reference.detach())
+    assert not torch.allclose(a, torch.full((3,), -0.1))  # the moments moved it further
+    assert list(optim.params.values()) == ["a"] and torch.equal(c, torch.zeros(2))
 
 
 @pytest.mark.parametrize("first", ["pyro", "joint"])
