@@ -53,7 +53,7 @@ class JointAdam(PyroOptim):
         next step's backward pass to add to. Freeing the gradients instead (``p.grad = None``, what
         ``torch.optim.Optimizer.zero_grad`` does by default) makes SVI's zeroing a no-op, so the next
         backward pass stores its gradients instead of adding them to zeros: the same values, without
-        writing and then reading 1.6 million zeros a step for M2 (docs/performance.md, "Gradients
+        writing and then reading over a million zeros a step for M2 (docs/performance.md, "Gradients
         freed, not zeroed").
         """
         params = [p for p in params if p.grad is not None or p in self.params]

@@ -83,9 +83,9 @@ def binarize(x, generator=None):
 
     A pixel is 1 where a uniform draw falls below its intensity. On a CPU, in float32 and
     float64, these are the draws :func:`torch.bernoulli` makes from the same generator state
-    (``tests/test_data.py`` checks it), made several times as fast: torch fills the uniforms in
-    one pass, where its Bernoulli kernel draws pixel by pixel (docs/performance.md,
-    "Binarisation"). Elsewhere (a GPU, other dtypes) :func:`torch.bernoulli` draws them.
+    (``tests/test_data.py`` checks it), made faster: torch fills the uniforms in one pass, where
+    its Bernoulli kernel draws pixel by pixel (docs/performance.md, "Binarisation"). Elsewhere
+    (a GPU, other dtypes) :func:`torch.bernoulli` draws them.
     """
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         return torch.rand(x.shape, generator=generator, dtype=x.dtype).lt_(x)
