@@ -6,8 +6,9 @@ from minute to minute, and alternating puts the drift on both sides):
 
 ``pyross``
     ``SVI.step`` of pyross's objective (:class:`~pyross.objectives.SemiSupervisedELBO`, Pyro's
-    ``TraceEnum_ELBO`` for the unlabelled bound, the fused Adam of :mod:`pyross.optim`), without
-    the validation checks, as the trainer runs all but the first step of an epoch;
+    ``TraceEnum_ELBO`` for the unlabelled bound, or with ``--jit`` Pyro's compiled ELBOs as
+    ``fit --jit`` runs them, the fused Adam of :mod:`pyross.optim`), without the validation
+    checks, as the trainer runs all but the first step of an epoch;
 ``torch``
     the hand-written step of ``m2_epoch.py`` (the two bounds written by hand, PyTorch's fused
     Adam) on the same networks.
@@ -18,7 +19,7 @@ operators (``aten::``), in all and by kind: what is left of that block's wall ti
 profiler slows every operator a little, so its block is slower than the timed ones: compare
 the shares within a row, and the timed medians between rows. Run from the repository root::
 
-    python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20
+    python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20 [--jit]
 
 The weights move between blocks (each step trains), so the two implementations see slightly
 different weights; their arithmetic per step does not depend on the values.
@@ -45,8 +46,9 @@ KINDS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::conv
          "Adam": ("aten::_fused_adam_",)}
 
 
-def make_steps(config):
-    """The two step functions of ``config``, each taking no arguments (the same batch every time)."""
+def make_steps(config, jit=False):
+    """The two step functions of ``config``, each taking no arguments (the same batch every time);
+    pyross's with its compiled objective if ``jit``."""
     from pyross.allocator import keep_freed_memory
     from pyross.objectives import make_svi
     from pyross.recipes import make_objective
@@ -54,7 +56,7 @@ def make_steps(config):
     net, data, dataset, run_config = torch_setup(config, "cpu")
     step, batch, _ = torch_steps(net, data, dataset, run_config, "float32", None, "cpu")
     objective = make_objective("m2", net, run_config["alpha"], len(data.labelled), data.n_train,
-                               labelled_bound=run_config["labelled_bound"])
+                               labelled_bound=run_config["labelled_bound"], jit=jit)
     svi = make_svi(objective, run_config["lr"])
     x_l, y_l, x_u = batch(torch.arange(BATCH))
 
@@ -62,7 +64,7 @@ def make_steps(config):
         with pyro.validation_enabled(False):
             return svi.step((x_l, y_l), x_u)
 
-    return {"pyross": pyross_step, "torch": lambda: step(x_l, y_l, x_u)}
+    return {"pyross --jit" if jit else "pyross": pyross_step, "torch": lambda: step(x_l, y_l, x_u)}
 
 
 def block_ms(step, steps):
@@ -89,6 +91,7 @@ def main():
     parser.add_argument("--config", nargs="+", default=["paper"], choices=list(CONFIGS))
     parser.add_argument("--blocks", type=int, default=6, help="timed blocks of each implementation, alternating")
     parser.add_argument("--steps", type=int, default=20, help="steps of a block (and of the profile)")
+    parser.add_argument("--jit", action="store_true", help="pyross with its compiled objective (fit --jit)")
     args = parser.parse_args()
     print(f"M2 step, MNIST, {LABELS} labels, batches of {BATCH}; {machine('cpu')}")
     print(f"command: python benchmarks/step_overhead.py {' '.join(sys.argv[1:])}")
@@ -96,7 +99,7 @@ def main():
           + " | ".join(KINDS) + " | the rest (Python) |")
     print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in KINDS) + " | --- |")
     for config in args.config:
-        steps = make_steps(config)
+        steps = make_steps(config, args.jit)
         for step in steps.values():  # warm-up: the first steps allocate
             for _ in range(5):
                 step()
