@@ -88,7 +88,7 @@ def binarize(x, generator=None):
     (a GPU, other dtypes) :func:`torch.bernoulli` draws them.
     """
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
-        return torch.rand(x.shape, generator=generator, dtype=x.dtype).lt_(x)
+        return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device).lt_(x)
     return torch.bernoulli(x, generator=generator)
 
 
