@@ -16,18 +16,24 @@ One epoch of M2 on MNIST with 100 labels: one pass over the 49,900 unlabelled im
     :mod:`pyross.fastmath`, and the allocator settings of :mod:`pyross.allocator`.
 ``floor``
     the matrix products and convolutions of one training step of ``torch`` (forward and
-    backward), recorded with their shapes, strides and dtypes and replayed on random tensors in
-    the same process right after its epoch: the time of the arithmetic alone at this machine's
-    throughput, times the steps of an epoch. Its FLOPs are counted from the shapes by
-    :class:`torch.utils.flop_counter.FlopCounterMode`. The same floor is measured again in each
-    pyross process after its epochs (and after its peak memory is read), so that pyross's ratio
-    to the floor can also be read within one process, free of the drift between processes.
+    backward), recorded once with their shapes, strides and dtypes (in a process of its own) and
+    replayed on random tensors: the time of the arithmetic alone at this machine's throughput,
+    times the steps of an epoch. Its FLOPs are counted from the shapes by
+    :class:`torch.utils.flop_counter.FlopCounterMode`. Each ``pyross`` and ``torch`` process
+    replays it in two ways: after its epochs, in one go (:meth:`Floor.block`), and sampled
+    *during* its epochs, after every tenth training step (:class:`FloorDuringEpochs`, its own
+    seconds left out of the epoch's). This machine's speed changes within an epoch, between
+    regimes about a fifth apart, so a floor measured in the second after an epoch can land in
+    another regime than most of its steps; the sampled floor sees the same ones as the epoch.
+    The replayed tensors stay in memory; the peak memory reported is less what they took when
+    they were made.
 ``import``
     a process that only imports torch and pyro: the baseline of the peak memory.
 
 Two configurations: ``paper`` (Kingma et al.'s networks: 500 softplus units, z of 50, an MLP
-classifier, no augmentation, lr 3e-4, alpha 0.1) and ``default`` (``fit m2``'s defaults: a CNN
-classifier, shifted labelled images, batch norm). ``--precision bfloat16`` runs pyross with
+classifier, no augmentation, lr 3e-4, alpha 0.1; a constant step and no average of the weights,
+as in the paper and in the hand-written step, so that both do the same work) and ``default``
+(``fit m2``'s defaults: a CNN classifier, shifted labelled images, batch norm). ``--precision bfloat16`` runs pyross with
 ``--precision bfloat16`` and the other two under ``torch.autocast`` with bfloat16.
 
 Each implementation runs in a fresh process (its peak memory is its own); the rounds interleave
@@ -63,7 +69,7 @@ sys.path.insert(0, ROOT)
 CONFIGS = {
     "paper": ["--classifier", "mlp", "--augment", "0", "--activation", "softplus", "--batch-norm", "none",
               "--z-dim", "50", "--hidden", "500", "--classifier-hidden", "500", "--decoder-hidden", "500",
-              "--lr", "3e-4", "--alpha", "0.1"],
+              "--lr", "3e-4", "--alpha", "0.1", "--ema", "0", "--lr-schedule", "constant"],
     "default": [],
 }
 LABELS, BATCH, SEED = 100, 100, 0
@@ -81,10 +87,11 @@ def _synchronize(device):
 # ---------------------------------------------------------------------------------------- pyross
 
 @contextlib.contextmanager
-def timed_phases(device):
+def timed_phases(device, sampler):
     """Wrap the phases of pyross's training path in timers; yields the list of its epochs, each
     ``{"seconds": of the whole epoch (training, evaluation, checkpoints, logging), "phases":
-    {phase: seconds}}``."""
+    {phase: seconds}}``. The floor is sampled after the training steps (``sampler``, a
+    :class:`FloorDuringEpochs`); its seconds are left out of the epoch's."""
     import pyro
     from pyross import runs, train
 
@@ -105,6 +112,14 @@ def timed_phases(device):
         setattr(owner, name, timed)
 
     wrap(pyro.infer.SVI, "step", "training steps (SVI.step: forward, backward, Adam)")
+    timed_step = pyro.infer.SVI.step
+
+    def step_then_floor(*args, **kwargs):
+        try:
+            return timed_step(*args, **kwargs)
+        finally:
+            sampler.after_step()
+    pyro.infer.SVI.step = step_then_floor
     wrap(train.Trainer, "_prepare", "data: binarisation")
     wrap(train, "random_shift", "data: drawing the batch, shifts")
     wrap(train.Trainer, "evaluate", "evaluation (validation and test sets)")
@@ -114,9 +129,10 @@ def timed_phases(device):
     originals.append((train.Trainer, "finish_epoch", original_epoch))
 
     def epoch(self, *args):
+        sampler.new_epoch()
         before, start = dict(seconds), time.perf_counter()
         original_epoch(self, *args)
-        total = time.perf_counter() - start
+        total = time.perf_counter() - start - sampler.seconds
         phases = {k: v - before.get(k, 0.0) for k, v in seconds.items()}
         phases["other (the loop, indexing, progress bar, loss terms)"] = total - sum(phases.values())
         epochs.append({"seconds": total, "phases": phases})
@@ -128,8 +144,9 @@ def timed_phases(device):
             setattr(owner, name, original)
 
 
-def run_pyross(config, precision, epochs, steps, device, jit=False):
-    """``pyross fit m2`` through its command line (with ``--jit`` if ``jit``), timed phase by phase."""
+def run_pyross(config, precision, epochs, steps, device, sampler, jit=False):
+    """``pyross fit m2`` through its command line (with ``--jit`` if ``jit``), timed phase by phase,
+    the floor sampled during its epochs (``sampler``)."""
     from pyross.cli import main
     with tempfile.TemporaryDirectory() as out:
         args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--device", device,
@@ -137,7 +154,7 @@ def run_pyross(config, precision, epochs, steps, device, jit=False):
         args += ["--precision", precision] if precision != "float32" else []
         args += ["--jit"] if jit else []
         args += ["--steps-per-epoch", str(steps)] if steps else []
-        with timed_phases(device) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
+        with timed_phases(device, sampler) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
             try:
                 main(args)
             except SystemExit as e:
@@ -198,7 +215,7 @@ def torch_setup(config, device):
 
 
 def type_of(name):
-    return {"augment": int, "z_dim": int, "lr": float, "alpha": float}.get(name, str)
+    return {"augment": int, "z_dim": int, "lr": float, "alpha": float, "ema": float}.get(name, str)
 
 
 def accuracy(net, split):
@@ -235,16 +252,18 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device):
         optimiser.step()
         return loss
 
-    def epoch():
+    def epoch(after_step=lambda: None):
         order = torch.randperm(len(data.unlabelled), generator=generator).to(device).split(BATCH)
         for ui in order[:steps or len(order)]:
             loss = step(*batch(ui))
+            after_step()
         return loss.item()
     return step, batch, epoch
 
 
-def run_torch(config, precision, epochs, steps, device):
-    """Epochs of the hand-written M2 (each with the evaluation of both held-out sets), then the floor.
+def run_torch(config, precision, epochs, steps, device, sampler):
+    """Epochs of the hand-written M2 (each with the evaluation of both held-out sets), the floor
+    sampled during them (``sampler``, its seconds left out of the epoch's).
     It keeps the memory it frees as pyross's trainer does (:mod:`pyross.allocator`)."""
     from pyross.allocator import keep_freed_memory
     keep_freed_memory()
@@ -252,30 +271,29 @@ def run_torch(config, precision, epochs, steps, device):
     step, batch, epoch = torch_steps(net, data, dataset, run_config, precision, steps, device)
     seconds, valid = [], []
     for _ in range(epochs):
+        sampler.new_epoch()
         _synchronize(device)
         start = time.perf_counter()
-        epoch()
+        epoch(sampler.after_step)
         valid.append(accuracy(net, data.valid))
         accuracy(net, data.test)
         _synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return {"epoch_seconds": seconds, "valid_accuracy": valid, **epoch_floor(step, batch, data, steps, device)}
+        seconds.append(time.perf_counter() - start - sampler.seconds)
+    return {"epoch_seconds": seconds, "valid_accuracy": valid}
 
 
-def epoch_floor(step, batch, data, steps, device):
-    """:func:`measure_floor` of the hand-written ``step`` on a batch, and ``floor_epoch_seconds``:
-    its seconds times the steps of an epoch."""
-    floor = measure_floor(step, batch(torch.arange(BATCH, device=device)), device)
-    return {**floor, "floor_epoch_seconds": floor["step_seconds"] * (steps or math.ceil(len(data.unlabelled) / BATCH))}
-
-
-def floor_in_this_process(config, precision, steps, device):
-    """The floor of an epoch measured in this process (after pyross's epochs): the products of the
-    hand-written step, built here on fresh networks, replayed. The floor of the ``torch`` process
-    and this one differ by the machine's drift between the two processes."""
+def record_floor(config, precision, device):
+    """The products of one hand-written step of ``config`` (:func:`describe_calls`), its FLOPs, and
+    the steps of an epoch: what each process of a round replays as its floor."""
+    from torch.utils.flop_counter import FlopCounterMode
     net, data, dataset, run_config = torch_setup(config, device)
-    step, batch, _ = torch_steps(net, data, dataset, run_config, precision, steps, device)
-    return epoch_floor(step, batch, data, steps, device)["floor_epoch_seconds"]
+    step, batch, _ = torch_steps(net, data, dataset, run_config, precision, None, device)
+    inputs = batch(torch.arange(BATCH, device=device))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(*inputs)
+    return {"calls": describe_calls(record_arithmetic(step, inputs)), "step_gflop": counter.get_total_flops() / 1e9,
+            "epoch_steps": math.ceil(len(data.unlabelled) / BATCH)}
 
 
 # ---------------------------------------------------------------------------------------- floor
@@ -304,6 +322,97 @@ def record_arithmetic(step, inputs):
     return calls
 
 
+def describe_calls(calls):
+    """:func:`record_arithmetic`'s calls as JSON (the operator by name), for another process."""
+    def plain(a):
+        if isinstance(a, tuple) and a and a[0] == "T":
+            _, shape, stride, dtype, dev = a
+            return {"T": [list(shape), list(stride), str(dtype).removeprefix("torch."), str(dev)]}
+        return [plain(b) for b in a] if isinstance(a, (list, tuple)) else a
+    return [[str(func), [plain(a) for a in args], {k: plain(v) for k, v in kwargs.items()}] for func, args, kwargs in calls]
+
+
+def calls_from_json(described):
+    """The calls :func:`describe_calls` wrote, as :func:`record_arithmetic` returns them."""
+    def back(a):
+        if isinstance(a, dict) and "T" in a:
+            shape, stride, dtype, dev = a["T"]
+            return ("T", tuple(shape), tuple(stride), getattr(torch, dtype), torch.device(dev))
+        return [back(b) for b in a] if isinstance(a, list) else a
+
+    def operator(name):  # "aten.mm.default"
+        namespace, op, overload = name.split(".")
+        return getattr(getattr(getattr(torch.ops, namespace), op), overload)
+    return [(operator(name), [back(a) for a in args], {k: back(v) for k, v in kwargs.items()})
+            for name, args, kwargs in described]
+
+
+class Floor:
+    """The matrix products and convolutions of one step (:func:`record_arithmetic`'s ``calls``),
+    replayed on random tensors of their shapes, strides and dtypes (one tensor per argument, as
+    in the step)."""
+
+    def __init__(self, calls, device):
+        self.device = device
+
+        def make(a):
+            if isinstance(a, tuple) and a and a[0] == "T":
+                _, shape, stride, dtype, dev = a
+                return torch.empty_strided(shape, stride, dtype=dtype, device=dev).normal_()
+            if isinstance(a, list):
+                return [make(b) for b in a]
+            return a
+        self.replay = [(func, [make(a) for a in args], {k: make(v) for k, v in kwargs.items()})
+                       for func, args, kwargs in calls]
+        self.once()
+
+    def once(self):
+        for func, args, kwargs in self.replay:
+            func(*args, **kwargs)
+
+    def timed(self, repeats):
+        """Seconds of one replay, the mean of ``repeats`` back to back."""
+        _synchronize(self.device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            self.once()
+        _synchronize(self.device)
+        return (time.perf_counter() - start) / repeats
+
+    def block(self, rounds=7):
+        """Seconds of one replay: the median of ``rounds`` rounds of five replays back to back."""
+        return statistics.median(self.timed(5) for _ in range(rounds))
+
+
+class FloorDuringEpochs:
+    """The floor sampled while the epochs run: after every ``every``-th training step, one replay
+    to bring the products' tensors back into the caches (the step has used them for its own),
+    then two timed back to back. This machine's speed drifts, and changes within an epoch, so a
+    floor measured in the second before or after an epoch can land in another regime than most
+    of its steps; sampled across the epoch, it sees the same ones. The sampling's own seconds
+    (:attr:`seconds`) are left out of the epoch's."""
+
+    def __init__(self, floor, every=10):
+        self.floor, self.every = floor, every
+        self.steps, self.samples, self.seconds = 0, [], 0.0
+
+    def new_epoch(self):
+        self.samples, self.seconds = [], 0.0
+
+    def after_step(self):
+        self.steps += 1
+        if self.steps % self.every:
+            return
+        start = time.perf_counter()
+        self.floor.once()
+        self.samples.append(self.floor.timed(2))
+        self.seconds += time.perf_counter() - start
+
+    def epoch_seconds(self, steps):
+        """The floor of an epoch of ``steps`` steps: the mean sample times the steps."""
+        return statistics.mean(self.samples) * steps
+
+
 def measure_floor(step, inputs, device, rounds=7):
     """Seconds of the arithmetic of one step at this machine's throughput (median of ``rounds``),
     its FLOPs, and the throughput."""
@@ -313,47 +422,45 @@ def measure_floor(step, inputs, device, rounds=7):
         step(*inputs)
     flops = counter.get_total_flops()
     calls = record_arithmetic(step, inputs)
-
-    def make(a):
-        if isinstance(a, tuple) and a and a[0] == "T":
-            _, shape, stride, dtype, dev = a
-            return torch.empty_strided(shape, stride, dtype=dtype, device=dev).normal_()
-        if isinstance(a, list):
-            return [make(b) for b in a]
-        return a
-    replay = [(func, [make(a) for a in args], {k: make(v) for k, v in kwargs.items()}) for func, args, kwargs in calls]
-
-    def once():
-        for func, args, kwargs in replay:
-            func(*args, **kwargs)
-    once()
-    times = []
-    for _ in range(rounds):
-        _synchronize(device)
-        start = time.perf_counter()
-        for _ in range(5):
-            once()
-        _synchronize(device)
-        times.append((time.perf_counter() - start) / 5)
-    seconds = statistics.median(times)
+    seconds = Floor(calls, device).block(rounds)
     return {"step_seconds": seconds, "step_gflop": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
             "arithmetic_calls": len(calls)}
 
 
 # ---------------------------------------------------------------------------------------- driver
 
-def child(impl, config, precision, epochs, steps, device, threads, jit):
+def rss_mib():
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def child(impl, config, precision, epochs, steps, device, threads, jit, floor_file):
     if threads:
         torch.set_num_threads(threads)
     if impl == "import":
-        result = {"pyro": __import__("pyro").__version__}
-    elif impl == "pyross":
-        result = run_pyross(config, precision, epochs, steps, device, jit)
+        print(json.dumps({"pyro": __import__("pyro").__version__, "peak_rss_mib": peak_rss_mib()}))
+        return
+    if impl == "floor":
+        print(json.dumps(record_floor(config, precision, device)))
+        return
+    with open(floor_file) as f:
+        recorded = json.load(f)
+    before = rss_mib()
+    floor = Floor(calls_from_json(recorded["calls"]), device)
+    floor_rss = rss_mib() - before  # its tensors stay; left out of the peak below
+    sampler = FloorDuringEpochs(floor)
+    if impl == "pyross":
+        result = run_pyross(config, precision, epochs, steps, device, sampler, jit)
     else:
-        result = run_torch(config, precision, epochs, steps, device)
-    result["peak_rss_mib"] = peak_rss_mib()
-    if impl == "pyross":  # after the peak memory is read: the floor builds networks of its own
-        result["floor_epoch_seconds"] = floor_in_this_process(config, precision, steps, device)
+        result = run_torch(config, precision, epochs, steps, device, sampler)
+    result["peak_rss_mib"] = peak_rss_mib() - floor_rss
+    result["floor_rss_mib"] = floor_rss
+    epoch_steps = steps or recorded["epoch_steps"]
+    result["floor_during_epoch_seconds"] = sampler.epoch_seconds(epoch_steps)  # the last epoch's samples
+    step_seconds = floor.block()  # after the epochs, in one go, as before
+    result.update({"floor_epoch_seconds": step_seconds * epoch_steps, "step_gflop": recorded["step_gflop"],
+                   "gflop_per_s": recorded["step_gflop"] / step_seconds, "arithmetic_calls": len(floor.replay)})
     if device == "cuda":
         result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print(json.dumps(result))
@@ -385,6 +492,9 @@ def report(results, config, precision, jit=False):
     pys, ths, floors = [epoch(r) for r in py], [epoch(r) for r in th], [r["floor_epoch_seconds"] for r in th]
     own_floors = [r["floor_epoch_seconds"] for r in py]  # each pyross process's own
     own = [p / f for p, f in zip(pys, own_floors)]
+    during = {name: [r["floor_during_epoch_seconds"] for r in rows] for name, rows in (("pyross", py), ("torch", th))}
+    own_during = {"pyross": [p / f for p, f in zip(pys, during["pyross"])],
+                  "torch": [t / f for t, f in zip(ths, during["torch"])]}
     base = max(r["peak_rss_mib"] for r in results["import"])
     print("| | s/epoch, median [min-max] | each round | peak RSS MiB (above import) |")
     print("| --- | --- | --- | --- |")
@@ -392,12 +502,23 @@ def report(results, config, precision, jit=False):
         rss = "" if rows is None else f"{max(r['peak_rss_mib'] for r in rows):.0f} (+{max(r['peak_rss_mib'] for r in rows) - base:.0f})"
         print(f"| {name} | {spread(values)} | {', '.join(f'{v:.1f}' for v in values)} | {rss} |")
     print(f"| floor, in pyross's process | {spread(own_floors)} | {', '.join(f'{v:.1f}' for v in own_floors)} | |")
+    for name in during:
+        print(f"| floor, sampled during {name}'s epoch | {spread(during[name])} | "
+              f"{', '.join(f'{v:.1f}' for v in during[name])} | |")
     print(f"| import torch, pyro | | | {base:.0f} |")
     med = {k: statistics.median(v) for k, v in (("pyross", pys), ("torch", ths), ("floor", floors))}
     print(f"\npyross / torch {med['pyross'] / med['torch']:.2f}; pyross / floor {med['pyross'] / med['floor']:.2f}; "
           f"torch / floor {med['torch'] / med['floor']:.2f}")
     print(f"pyross / the floor of its own process, each round: {', '.join(f'{r:.2f}' for r in own)}; "
           f"median {statistics.median(own):.2f}")
+    for name, ratios in own_during.items():
+        print(f"{name} / the floor sampled during its own epoch, each round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+              f"median {statistics.median(ratios):.2f}")
+    drift_free = [p / t for p, t in zip(own_during["pyross"], own_during["torch"])]
+    print(f"pyross / torch, each against its own sampled floor, each round: {', '.join(f'{r:.2f}' for r in drift_free)}; "
+          f"median {statistics.median(drift_free):.2f}")
+    print(f"(peak RSS without the floor's replayed tensors: {statistics.median(r['floor_rss_mib'] for r in py):.0f} MiB, "
+          "measured when they were made)")
     f = th[0]
     print(f"floor: {f['step_gflop']:.2f} GFLOP a step ({f['arithmetic_calls']} products), "
           f"{statistics.median(r['gflop_per_s'] for r in th):.0f} GFLOP/s")
@@ -410,7 +531,10 @@ def report(results, config, precision, jit=False):
         print(f"  {k:<52} {statistics.median(v):7.2f}")
     return {"pyross": pys, "torch": ths, "floor": floors, "import_rss": base, "ratios": {
         "pyross/torch": med["pyross"] / med["torch"], "pyross/floor": med["pyross"] / med["floor"],
-        "torch/floor": med["torch"] / med["floor"], "pyross/own floor": statistics.median(own)}}
+        "torch/floor": med["torch"] / med["floor"], "pyross/own floor": statistics.median(own),
+        "pyross/floor during its epoch": statistics.median(own_during["pyross"]),
+        "torch/floor during its epoch": statistics.median(own_during["torch"]),
+        "pyross/torch against their sampled floors": statistics.median(drift_free)}}
 
 
 def main():
@@ -425,25 +549,34 @@ def main():
     parser.add_argument("--jit", action="store_true", help="run pyross with --jit (its compiled objective)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.impl:
         return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads,
-                     args.jit)
+                     args.jit, args.floor_file)
     print(f"M2 on MNIST, {LABELS} labels, batch {BATCH}; {machine(args.device)}")
     print(f"command: python benchmarks/m2_epoch.py {' '.join(sys.argv[1:])}")
     everything = {}
-    for config in args.config:
-        results = {impl: [] for impl in ("import", "pyross", "torch")}
-        for _ in range(args.rounds):
-            for impl in results:
+    with tempfile.TemporaryDirectory() as folder:
+        for config in args.config:
+            floor_file = os.path.join(folder, f"floor-{config}.json")
+
+            def run(impl):
                 command = [sys.executable, os.path.abspath(__file__), "--impl", impl, "--config", config,
-                           "--precision", args.precision, "--device", args.device, "--epochs", str(args.epochs)]
+                           "--precision", args.precision, "--device", args.device, "--epochs", str(args.epochs),
+                           "--floor-file", floor_file]
                 command += ["--steps", str(args.steps)] if args.steps else []
                 command += ["--threads", str(args.threads)] if args.threads else []
                 command += ["--jit"] if args.jit else []
                 out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-                results[impl].append(json.loads(out.strip().splitlines()[-1]))
-        everything[config] = {"summary": report(results, config, args.precision, args.jit), "runs": results}
+                return out.strip().splitlines()[-1]
+            with open(floor_file, "w") as f:  # the products of a hand-written step, which every process replays
+                f.write(run("floor"))
+            results = {impl: [] for impl in ("import", "pyross", "torch")}
+            for _ in range(args.rounds):
+                for impl in results:
+                    results[impl].append(json.loads(run(impl)))
+            everything[config] = {"summary": report(results, config, args.precision, args.jit), "runs": results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=1)

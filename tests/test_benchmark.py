@@ -1,4 +1,6 @@
-"""The benchmark's floor: the FLOPs it counts and the products it replays, against a hand count."""
+"""The benchmark's floor: the FLOPs it counts and the products it replays, against a hand count;
+the products carried to another process, and the floor sampled during an epoch."""
+import json
 import os
 import sys
 
@@ -6,7 +8,8 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-from m2_epoch import measure_floor, record_arithmetic  # noqa: E402
+from m2_epoch import (Floor, FloorDuringEpochs, calls_from_json, describe_calls, measure_floor,  # noqa: E402
+                      record_arithmetic)
 
 B, IN, OUT = 8, 5, 3
 
@@ -29,3 +32,35 @@ def test_the_floor_counts_the_flops_of_the_hand_count_and_replays_them():
     floor = measure_floor(one_layer_step(), (torch.randn(B, IN, requires_grad=True),), "cpu", rounds=3)
     assert floor["step_gflop"] * 1e9 == pytest.approx(3 * 2 * B * IN * OUT)
     assert floor["arithmetic_calls"] == 3 and floor["step_seconds"] > 0
+
+
+def test_recorded_products_survive_the_trip_to_another_process():
+    calls = record_arithmetic(one_layer_step(), (torch.randn(B, IN, requires_grad=True),))
+    back = calls_from_json(json.loads(json.dumps(describe_calls(calls))))
+    assert [(str(f), a, k) for f, a, k in back] == [(str(f), a, k) for f, a, k in calls]
+    assert Floor(back, "cpu").replay[0][0] is calls[0][0]
+
+
+class CountingFloor:
+    def __init__(self):
+        self.replays = 0
+
+    def once(self):
+        self.replays += 1
+
+    def timed(self, repeats):
+        self.replays += repeats
+        return 0.5
+
+
+def test_the_floor_is_sampled_every_tenth_step_and_scaled_to_the_epoch():
+    floor = CountingFloor()
+    sampler = FloorDuringEpochs(floor, every=10)
+    sampler.new_epoch()
+    for _ in range(35):
+        sampler.after_step()
+    # samples after steps 10, 20 and 30: one warm-up replay and two timed each
+    assert len(sampler.samples) == 3 and floor.replays == 9
+    assert sampler.epoch_seconds(499) == pytest.approx(0.5 * 499)
+    sampler.new_epoch()
+    assert sampler.samples == [] and sampler.seconds == 0.0
