@@ -285,15 +285,10 @@ def run_torch(config, precision, epochs, steps, device, sampler):
 def record_floor(config, precision, device):
     """The products of one hand-written step of ``config`` (:func:`describe_calls`), its FLOPs, and
     the steps of an epoch: what each process of a round replays as its floor."""
-    from torch.utils.flop_counter import FlopCounterMode
     net, data, dataset, run_config = torch_setup(config, device)
     step, batch, _ = torch_steps(net, data, dataset, run_config, precision, None, device)
-    inputs = batch(torch.arange(BATCH, device=device))
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step(*inputs)
-    return {"calls": describe_calls(record_arithmetic(step, inputs)), "step_gflop": counter.get_total_flops() / 1e9,
-            "epoch_steps": math.ceil(len(data.unlabelled) / BATCH)}
+    flops, calls = record_step(step, batch(torch.arange(BATCH, device=device)))
+    return {"calls": describe_calls(calls), "step_gflop": flops / 1e9, "epoch_steps": math.ceil(len(data.unlabelled) / BATCH)}
 
 
 # ---------------------------------------------------------------------------------------- floor
@@ -413,18 +408,14 @@ class FloorDuringEpochs:
         return statistics.mean(self.samples) * steps
 
 
-def measure_floor(step, inputs, device, rounds=7):
-    """Seconds of the arithmetic of one step at this machine's throughput (median of ``rounds``),
-    its FLOPs, and the throughput."""
+def record_step(step, inputs):
+    """The FLOPs of one call of ``step(*inputs)``, counted from the shapes, and its products
+    (:func:`record_arithmetic`)."""
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with counter:
         step(*inputs)
-    flops = counter.get_total_flops()
-    calls = record_arithmetic(step, inputs)
-    seconds = Floor(calls, device).block(rounds)
-    return {"step_seconds": seconds, "step_gflop": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
-            "arithmetic_calls": len(calls)}
+    return counter.get_total_flops(), record_arithmetic(step, inputs)
 
 
 # ---------------------------------------------------------------------------------------- driver
@@ -517,7 +508,7 @@ def report(results, config, precision, jit=False):
     drift_free = [p / t for p, t in zip(own_during["pyross"], own_during["torch"])]
     print(f"pyross / torch, each against its own sampled floor, each round: {', '.join(f'{r:.2f}' for r in drift_free)}; "
           f"median {statistics.median(drift_free):.2f}")
-    print(f"(peak RSS without the floor's replayed tensors: {statistics.median(r['floor_rss_mib'] for r in py):.0f} MiB, "
+    print(f"(the peak RSS leaves out the floor's replayed tensors: {statistics.median(r['floor_rss_mib'] for r in py):.0f} MiB, "
           "measured when they were made)")
     f = th[0]
     print(f"floor: {f['step_gflop']:.2f} GFLOP a step ({f['arithmetic_calls']} products), "

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-from m2_epoch import (Floor, FloorDuringEpochs, calls_from_json, describe_calls, measure_floor,  # noqa: E402
-                      record_arithmetic)
+from m2_epoch import (Floor, FloorDuringEpochs, calls_from_json, describe_calls,  # noqa: E402
+                      record_arithmetic, record_step)
 
 B, IN, OUT = 8, 5, 3
 
@@ -29,9 +29,10 @@ def test_a_linear_layer_step_records_its_three_products():
 
 
 def test_the_floor_counts_the_flops_of_the_hand_count_and_replays_them():
-    floor = measure_floor(one_layer_step(), (torch.randn(B, IN, requires_grad=True),), "cpu", rounds=3)
-    assert floor["step_gflop"] * 1e9 == pytest.approx(3 * 2 * B * IN * OUT)
-    assert floor["arithmetic_calls"] == 3 and floor["step_seconds"] > 0
+    flops, calls = record_step(one_layer_step(), (torch.randn(B, IN, requires_grad=True),))
+    assert flops == pytest.approx(3 * 2 * B * IN * OUT)
+    floor = Floor(calls, "cpu")
+    assert len(floor.replay) == 3 and floor.block(rounds=3) > 0
 
 
 def test_recorded_products_survive_the_trip_to_another_process():
