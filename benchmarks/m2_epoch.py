@@ -252,7 +252,7 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device):
         optimiser.step()
         return loss
 
-    def epoch(after_step=lambda: None):
+    def epoch(after_step):
         order = torch.randperm(len(data.unlabelled), generator=generator).to(device).split(BATCH)
         for ui in order[:steps or len(order)]:
             loss = step(*batch(ui))
@@ -420,12 +420,6 @@ def record_step(step, inputs):
 
 # ---------------------------------------------------------------------------------------- driver
 
-def rss_mib():
-    """This process's resident memory now (Linux)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-
-
 def child(impl, config, precision, epochs, steps, device, threads, jit, floor_file):
     if threads:
         torch.set_num_threads(threads)
@@ -437,9 +431,10 @@ def child(impl, config, precision, epochs, steps, device, threads, jit, floor_fi
         return
     with open(floor_file) as f:
         recorded = json.load(f)
-    before = rss_mib()
+    from m2_memory import memory_mib
+    before = memory_mib()["VmRSS"]
     floor = Floor(calls_from_json(recorded["calls"]), device)
-    floor_rss = rss_mib() - before  # its tensors stay; left out of the peak below
+    floor_rss = memory_mib()["VmRSS"] - before  # its tensors stay; left out of the peak below
     sampler = FloorDuringEpochs(floor)
     if impl == "pyross":
         result = run_pyross(config, precision, epochs, steps, device, sampler, jit)
