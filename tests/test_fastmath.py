@@ -81,3 +81,20 @@ def test_the_networks_use_it():
     loc, scale = net(x)
     raw = net.net(x).chunk(2, dim=-1)[1]
     assert torch.allclose(scale, F.softplus(raw) + 1e-4, atol=1e-7)
+
+
+def test_the_values_and_gradients_are_the_plain_expressions_bit_for_bit():
+    torch.manual_seed(0)
+    logits = (torch.randn(10, 100, 784) * 4).requires_grad_()
+    x = torch.rand(100, 784).round()
+    tail = torch.log(1 + torch.exp(-logits.detach().abs()))
+    softplus = tail + logits.detach().clamp_min(0)
+    assert torch.equal(fastmath.softplus(logits).detach(), softplus)
+    log_p = fastmath.bernoulli_log_prob(logits, x)
+    assert torch.equal(log_p.detach(), x * logits.detach() - softplus)
+    # the gradient reaches the logits through the sum over the pixels, broadcast, as in Pyro's to_event;
+    # Pyro's sum over the enumerated classes hands it back laid out images first
+    weight = torch.randn(100, 10).t()
+    grad, = torch.autograd.grad(log_p.sum(-1), logits, weight)  # as computed (.grad would be re-laid out)
+    assert torch.equal(grad, weight[..., None] * (x - torch.sigmoid(logits.detach())))
+    assert grad.is_contiguous()  # laid out as the logits: no strided product, no copy after it
