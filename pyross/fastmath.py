@@ -33,10 +33,6 @@ def _fast(a):
     return a.device.type == "cpu" and a.is_floating_point()
 
 
-def _at_least_float32(a):
-    return a.to(torch.promote_types(a.dtype, torch.float32))
-
-
 def _tail(x):
     """:math:`\\log(1 + e^{-|x|})`, a new tensor."""
     return x.abs().neg_().exp_().add_(1).log_()
@@ -44,7 +40,7 @@ def _tail(x):
 
 def _softplus_values(a):
     """:math:`\\max(a, 0) + \\log(1 + e^{-|a|})`, without gradient, in float32 at least."""
-    x = _at_least_float32(a)
+    x = a.to(torch.promote_types(a.dtype, torch.float32))
     return _tail(x).add_(x.clamp_min(0)).to(a.dtype)
 
 
