@@ -206,14 +206,16 @@ def test_m1m2_trains_its_own_vae_or_takes_an_m1_runs(mnist_dir, tmp_path):
         assert header.startswith("path,prediction,p_0,") and sum(map(float, row.split(",")[2:12])) == pytest.approx(1, abs=1e-4)
 
 
-def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_and_a_longer_kl_warmup():
+def test_preset_pi_is_the_tuned_defaults_with_the_papers_alpha_a_half_kl_weight_z2_16_and_binarised_draws():
     from pyross.fitting import new_config
     tuned, pi = new_config("m1m2"), new_config("m1m2", preset="pi")
     assert (tuned["alpha"], tuned["kl_warmup"]) == (0.5, 10)
-    assert {k: v for k, v in pi.items() if tuned.get(k) != v} == {"alpha": 0.1, "kl_warmup": 20, "preset": "pi",
-                                                                  "overrides": {}}
+    assert {k: v for k, v in pi.items() if tuned.get(k) != v} == {"alpha": 0.1, "kl_warmup": 80, "preset": "pi",
+                                                                  "overrides": {}, "model_options": pi["model_options"]}
+    changed = {k: v for k, v in pi["model_options"].items() if tuned["model_options"][k] != v}
+    assert changed == {"z_dim": 16, "z1_from": "binarised"}  # M2's part; its VAE's options are the tuned ones
     vae = recipe_of("m1m2").stages[0].run_options(pi)  # the warm-up is the VAE stage's, not the M2 part's
-    assert (vae["kl_warmup"], vae["epochs"], vae["lr"]) == (20, 40, 1e-3)
+    assert (vae["kl_warmup"], vae["epochs"], vae["lr"]) == (80, 40, 1e-3)  # so its KL weight ends at 40/80
     given = new_config("m1m2", preset="pi", alpha=0.5)  # the command line overrides the preset
     assert given["alpha"] == 0.5 and given["overrides"] == {"alpha": 0.5}
 
