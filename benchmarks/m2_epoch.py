@@ -41,7 +41,8 @@ them, because this machine's speed drifts from minute to minute. Run from the re
 
     python benchmarks/m2_epoch.py --config paper default --rounds 3
     python benchmarks/m2_epoch.py --config paper --precision bfloat16 --rounds 3
-    python benchmarks/m2_epoch.py --config paper --jit --rounds 3  # pyross with its compiled objective
+    python benchmarks/m2_epoch.py --config paper --jit --rounds 3  # pyross with Pyro's compiled ELBOs
+    python benchmarks/m2_epoch.py --config paper --compile --epochs 2 --rounds 3  # its loss compiled whole
     python benchmarks/m2_epoch.py --steps 50 --rounds 1        # a quick look: 50 steps an epoch
 
 It prints each round, the median and the spread, the ratios and the peak memory, and writes
@@ -144,15 +145,15 @@ def timed_phases(device, sampler):
             setattr(owner, name, original)
 
 
-def run_pyross(config, precision, epochs, steps, device, sampler, jit=False):
-    """``pyross fit m2`` through its command line (with ``--jit`` if ``jit``), timed phase by phase,
-    the floor sampled during its epochs (``sampler``)."""
+def run_pyross(config, precision, epochs, steps, device, sampler, flags=()):
+    """``pyross fit m2`` through its command line (with ``flags``, e.g. ``["--jit"]``), timed phase by
+    phase, the floor sampled during its epochs (``sampler``)."""
     from pyross.cli import main
     with tempfile.TemporaryDirectory() as out:
         args = ["fit", "m2", *CONFIGS[config], "--epochs", str(epochs), "--device", device,
                 "--seed", str(SEED), "--out", os.path.join(out, "run"), "--quiet"]
         args += ["--precision", precision] if precision != "float32" else []
-        args += ["--jit"] if jit else []
+        args += list(flags)
         args += ["--steps-per-epoch", str(steps)] if steps else []
         with timed_phases(device, sampler) as epochs_timed, contextlib.redirect_stdout(sys.stderr):
             try:
@@ -420,7 +421,7 @@ def record_step(step, inputs):
 
 # ---------------------------------------------------------------------------------------- driver
 
-def child(impl, config, precision, epochs, steps, device, threads, jit, floor_file):
+def child(impl, config, precision, epochs, steps, device, threads, flags, floor_file):
     if threads:
         torch.set_num_threads(threads)
     if impl == "import":
@@ -437,7 +438,7 @@ def child(impl, config, precision, epochs, steps, device, threads, jit, floor_fi
     floor_rss = memory_mib()["VmRSS"] - before  # its tensors stay; left out of the peak below
     sampler = FloorDuringEpochs(floor)
     if impl == "pyross":
-        result = run_pyross(config, precision, epochs, steps, device, sampler, jit)
+        result = run_pyross(config, precision, epochs, steps, device, sampler, flags)
     else:
         result = run_torch(config, precision, epochs, steps, device, sampler)
     result["peak_rss_mib"] = peak_rss_mib() - floor_rss
@@ -469,9 +470,9 @@ def spread(values):
     return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
 
 
-def report(results, config, precision, jit=False):
+def report(results, config, precision, flags=()):
     """Print one configuration's table."""
-    print(f"\n## {config}, {precision}{', pyross with --jit' if jit else ''}\n")
+    print(f"\n## {config}, {precision}{', pyross with ' + ' '.join(flags) if flags else ''}\n")
     py, th = results["pyross"], results["torch"]
     # the first epoch of a process pays for warming up; with several epochs the later ones are used
     epoch = lambda r: r["epoch_seconds"][-1]  # noqa: E731
@@ -532,14 +533,16 @@ def main():
     parser.add_argument("--steps", type=int, help="steps of an epoch (default: a pass over the unlabelled images)")
     parser.add_argument("--rounds", type=int, default=3, help="processes of each implementation")
     parser.add_argument("--threads", type=int, help="torch threads of each process (default: torch's choice)")
-    parser.add_argument("--jit", action="store_true", help="run pyross with --jit (its compiled objective)")
+    parser.add_argument("--jit", action="store_true", help="run pyross with --jit (Pyro's compiled ELBOs)")
+    parser.add_argument("--compile", action="store_true", help="run pyross with --compile (its loss compiled whole)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--floor-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    flags = [f"--{flag}" for flag in ("jit", "compile") if getattr(args, flag)]
     if args.impl:
         return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads,
-                     args.jit, args.floor_file)
+                     flags, args.floor_file)
     print(f"M2 on MNIST, {LABELS} labels, batch {BATCH}; {machine(args.device)}")
     print(f"command: python benchmarks/m2_epoch.py {' '.join(sys.argv[1:])}")
     everything = {}
@@ -553,7 +556,7 @@ def main():
                            "--floor-file", floor_file]
                 command += ["--steps", str(args.steps)] if args.steps else []
                 command += ["--threads", str(args.threads)] if args.threads else []
-                command += ["--jit"] if args.jit else []
+                command += flags
                 out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
                 return out.strip().splitlines()[-1]
             with open(floor_file, "w") as f:  # the products of a hand-written step, which every process replays
@@ -562,7 +565,7 @@ def main():
             for _ in range(args.rounds):
                 for impl in results:
                     results[impl].append(json.loads(run(impl)))
-            everything[config] = {"summary": report(results, config, args.precision, args.jit), "runs": results}
+            everything[config] = {"summary": report(results, config, args.precision, flags), "runs": results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=1)

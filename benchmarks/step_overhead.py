@@ -19,7 +19,7 @@ operators (``aten::``), in all and by kind: what is left of that block's wall ti
 profiler slows every operator a little, so its block is slower than the timed ones: compare
 the shares within a row, and the timed medians between rows. Run from the repository root::
 
-    python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20 [--jit]
+    python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20 [--jit] [--compile]
 
 The weights move between blocks (each step trains), so the two implementations see slightly
 different weights; their arithmetic per step does not depend on the values.
@@ -46,25 +46,32 @@ KINDS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::conv
          "Adam": ("aten::_fused_adam_",)}
 
 
-def make_steps(config, jit=False):
-    """The two step functions of ``config``, each taking no arguments (the same batch every time);
-    pyross's with its compiled objective if ``jit``."""
+def make_steps(config, jit=False, compile=False):
+    """The step functions of ``config``, each taking no arguments (the same batch every time):
+    pyross's (with Pyro's compiled ELBOs if ``jit``), the hand-written one, and pyross's with its
+    loss compiled by ``torch.compile`` if ``compile``."""
     from pyross.allocator import keep_freed_memory
     from pyross.objectives import make_svi
     from pyross.recipes import make_objective
     keep_freed_memory()
     net, data, dataset, run_config = torch_setup(config, "cpu")
     step, batch, _ = torch_steps(net, data, dataset, run_config, "float32", None, "cpu")
-    objective = make_objective("m2", net, run_config["alpha"], len(data.labelled), data.n_train,
-                               labelled_bound=run_config["labelled_bound"], jit=jit)
-    svi = make_svi(objective, run_config["lr"])
     x_l, y_l, x_u = batch(torch.arange(BATCH))
 
-    def pyross_step():
-        with pyro.validation_enabled(False):
-            return svi.step((x_l, y_l), x_u)
+    def pyross_step(**how):
+        objective = make_objective("m2", net, run_config["alpha"], len(data.labelled), data.n_train,
+                                   labelled_bound=run_config["labelled_bound"], **how)
+        svi = make_svi(objective, run_config["lr"])
 
-    return {"pyross --jit" if jit else "pyross": pyross_step, "torch": lambda: step(x_l, y_l, x_u)}
+        def one_step():
+            with pyro.validation_enabled(False):
+                return svi.step((x_l, y_l), x_u)
+        return one_step
+
+    steps = {"pyross --jit" if jit else "pyross": pyross_step(jit=jit), "torch": lambda: step(x_l, y_l, x_u)}
+    if compile:
+        steps["pyross --compile"] = pyross_step(compile=True)
+    return steps
 
 
 def block_ms(step, steps):
@@ -92,6 +99,9 @@ def main():
     parser.add_argument("--blocks", type=int, default=6, help="timed blocks of each implementation, alternating")
     parser.add_argument("--steps", type=int, default=20, help="steps of a block (and of the profile)")
     parser.add_argument("--jit", action="store_true", help="pyross with its compiled objective (fit --jit)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also pyross with its loss compiled by torch.compile (fit --compile); its fused kernels "
+                             "are not torch's operators, so the profile counts them in the last column")
     args = parser.parse_args()
     print(f"M2 step, MNIST, {LABELS} labels, batches of {BATCH}; {machine('cpu')}")
     print(f"command: python benchmarks/step_overhead.py {' '.join(sys.argv[1:])}")
@@ -99,7 +109,7 @@ def main():
           + " | ".join(KINDS) + " | the rest (Python) |")
     print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in KINDS) + " | --- |")
     for config in args.config:
-        steps = make_steps(config, args.jit)
+        steps = make_steps(config, args.jit, args.compile)
         for step in steps.values():  # warm-up: the first steps allocate
             for _ in range(5):
                 step()

@@ -222,6 +222,9 @@ def _as_flags(options):
                    "standard deviation above this; 0: every unit")
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
+@click.option("--compile", is_flag=True, default=None,
+              help="compile each step's whole loss with torch.compile, for speed: needs a C++ compiler, takes "
+                   "about half a minute first (see docs/performance.md)")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES),
               help="the learning rate: constant, or falling to 0 along half a cosine over the epochs")
 @click.option("--ema", type=FINITE,
@@ -246,7 +249,7 @@ _SECTIONS = {"Data": ("dataset", "data_dir", "image_size", "channels", "attribut
                       "augment", "augment_unlabelled"),
              "Training": ("preset", "epochs", "batch_size", "labelled_batch_size", "lr", "alpha", "labelled_bound",
                           "classifier_weight", "steps_per_epoch", "vae_run", "m1_run", "vae_epochs", "vae_batch_size",
-                          "kl_warmup", "active_threshold", "jit", "precision", "ema", "lr_schedule", "seed"),
+                          "kl_warmup", "active_threshold", "jit", "compile", "precision", "ema", "lr_schedule", "seed"),
              "Run": ("device", "out", "overwrite", "resume_dir", "quiet")}
 
 

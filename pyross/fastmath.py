@@ -22,15 +22,32 @@ Tensors on a CPU take this path. bfloat16 and float16 ones (the networks' activa
 ``--precision bfloat16``) are computed in float32 and rounded back, as torch's own kernels do.
 Tensors on a GPU, where torch's kernels are fused and fast, go to torch's own functions.
 """
+import contextlib
+
 import pyro.distributions as dist
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
+_plain = [False]  # inside plain(): torch's own functions everywhere
+
+
 def _fast(a):
     """Whether ``a`` takes the ``exp``/``log`` path."""
-    return a.device.type == "cpu" and a.is_floating_point()
+    return not _plain[0] and a.device.type == "cpu" and a.is_floating_point()
+
+
+@contextlib.contextmanager
+def plain():
+    """Inside, :func:`softplus` and :func:`bernoulli_log_prob` are torch's own functions on every
+    device: what a recording for :func:`torch.compile` needs (:mod:`pyross.compiled`), whose
+    compiler fuses and differentiates them itself, and cannot see into the custom gradients here."""
+    outer, _plain[0] = _plain[0], True
+    try:
+        yield
+    finally:
+        _plain[0] = outer
 
 
 def _tail(x):

@@ -29,7 +29,7 @@ from .data.semisupervised import subsample
 from .errors import PyrossError, unknown_name
 from .evaluation import accuracy
 from .models import CLASSIFIERS, get_model_class
-from .recipes import COMMON_DEFAULTS, GENERAL_OPTIONS, check_jit, make_objective, recipe_of
+from .recipes import COMMON_DEFAULTS, GENERAL_OPTIONS, check_compiled, make_objective, recipe_of
 from .runs import BEST, CONFIG, LAST, SUMMARY, Run
 from .train import Trainer
 
@@ -77,8 +77,7 @@ def new_config(model, preset=None, **options):
             raise PyrossError(f"--preset does not apply to {model}: it has no presets")
         raise unknown_name(f"preset of {model}", preset, presets)
     chosen = presets[preset].options if preset else {}
-    if given.get("jit"):
-        check_jit(model)
+    check_compiled(model, given)
     for name in given:
         if not takes_option(model, name):
             raise PyrossError(f"--{name.replace('_', '-')} does not apply to {model}")

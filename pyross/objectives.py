@@ -67,6 +67,7 @@ from pyro.infer import JitTraceEnum_ELBO, Trace_ELBO, TraceEnum_ELBO, TraceMeanF
 from pyro.poutine.messenger import Messenger
 from torch.nn import functional as F
 
+from .compiled import CompiledLoss
 from .jit import PerShape
 from .optim import JointAdam
 
@@ -91,6 +92,9 @@ class SemiSupervisedELBO:
     :param int n_train: :math:`N`, all training images (labelled and unlabelled).
     :param bool jit: compute both bounds with Pyro's compiled ELBOs (:mod:`pyross.jit`): the
         same bounds, computed faster once model and guide are traced (docs/performance.md).
+    :param bool compile: compute the whole loss of a step with one graph compiled by
+        :func:`torch.compile` (:mod:`pyross.compiled`): the same loss, its element-wise work
+        fused (docs/performance.md).
     :param str labelled_bound: the weight :math:`w_l` of the labelled bound: ``"step"`` (1) or
         ``"share"`` (:math:`N_l/N`), see :mod:`pyross.objectives`.
     :param str classifier_weight: the weight :math:`w_c` of the classifier term: ``"step"``
@@ -102,7 +106,8 @@ class SemiSupervisedELBO:
 
     uses_labelled, uses_unlabelled = True, True
 
-    def __init__(self, model, alpha, n_labelled, n_train, jit=False, labelled_bound="step", classifier_weight="step"):
+    def __init__(self, model, alpha, n_labelled, n_train, jit=False, labelled_bound="step", classifier_weight="step",
+                 compile=False):
         if labelled_bound not in LABELLED_BOUNDS:
             raise ValueError(f"labelled_bound must be one of {LABELLED_BOUNDS}, not {labelled_bound!r}")
         if classifier_weight not in CLASSIFIER_WEIGHTS:
@@ -119,6 +124,8 @@ class SemiSupervisedELBO:
         else:
             self.labelled_elbo = Trace_ELBO(max_plate_nesting=1)  # y observed: nothing to enumerate
             self.unlabelled_elbo = TraceEnum_ELBO(max_plate_nesting=1)
+        self._loss_and_terms = (CompiledLoss(lambda *batches: self.loss_and_terms(self.model, self.guide, *batches),
+                                             model) if compile else None)
         self.terms = {}
 
     def labelled_bound(self, model, guide, x, y):
@@ -140,6 +147,15 @@ class SemiSupervisedELBO:
         :param unlabelled: ``x``, an unlabelled batch, or ``None`` (fully supervised).
         :returns: the scalar loss tensor, differentiable.
         """
+        if self._loss_and_terms is None:
+            loss, terms = self.loss_and_terms(model, guide, labelled, unlabelled)
+        else:  # compiled: model and guide are ours, as under SVI
+            loss, terms = self._loss_and_terms(labelled, unlabelled)
+        self.terms = {k: v.item() for k, v in terms.items()}
+        return loss
+
+    def loss_and_terms(self, model, guide, labelled, unlabelled=None):
+        """The per-step loss (as :meth:`__call__`) and its terms, tensors (the labelled bound before its weight)."""
         x, y = labelled
         terms = {"labelled": self.labelled_bound(model, guide, x, y),
                  "classifier": self.classifier_loss(x, y)}
@@ -147,8 +163,7 @@ class SemiSupervisedELBO:
         if unlabelled is not None:
             terms["unlabelled"] = self.unlabelled_bound(model, guide, unlabelled)
             loss = loss + terms["unlabelled"]
-        self.terms = {k: v.item() for k, v in terms.items()}
-        return loss
+        return loss, terms
 
 
 class LabelledLikelihood:

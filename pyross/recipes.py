@@ -128,10 +128,10 @@ class Preset:
 #: options every model takes, with their defaults
 COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alpha": 0.5, "batch_size": 100,
                    "augment_unlabelled": False, "seed": 0, "data_dir": None, "image_size": None, "channels": None,
-                   "attributes": None, "jit": False, "precision": "float32", "ema": 0.0,
+                   "attributes": None, "jit": False, "compile": False, "precision": "float32", "ema": 0.0,
                    "lr_schedule": "constant"}
 #: the training options every model takes (the others are in its recipe's ``options``)
-GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit")), "epochs", "lr", "augment",
+GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit", "compile")), "epochs", "lr", "augment",
                    "steps_per_epoch")
 
 
@@ -159,9 +159,9 @@ _M2_CLASSIFIER = {"classifier": "cnn", "classifier_hidden": [256], "activation":
                   "lr": 3e-4, "epochs": 6, "augment": 3}
 #: the options of Kingma's semi-supervised ELBO (:class:`~pyross.objectives.SemiSupervisedELBO`), and the size
 #: of its labelled batches (:class:`~pyross.train.Trainer`)
-_SEMI_SUPERVISED = ("alpha", "labelled_bound", "classifier_weight", "jit", "labelled_batch_size")
+_SEMI_SUPERVISED = ("alpha", "labelled_bound", "classifier_weight", "jit", "compile", "labelled_batch_size")
 #: those of them it takes besides alpha
-_SEMI_SUPERVISED_OBJECTIVE = ("jit", "labelled_bound", "classifier_weight")
+_SEMI_SUPERVISED_OBJECTIVE = ("jit", "compile", "labelled_bound", "classifier_weight")
 _VAE_STAGE = ("vae_epochs", "vae_batch_size", "vae_run", "kl_warmup")
 
 
@@ -263,22 +263,32 @@ def recipe_of(name):
     return OWN_RECIPES.get(name) or RECIPES[trains_like(name)]
 
 
-def check_jit(name):
-    """Raise a one-line error if the objective of the model ``name`` cannot be compiled."""
-    if "jit" not in recipe_of(name).options:
-        compiled = [model for model, recipe in RECIPES.items() if "jit" in recipe.options]
+def check_jit(name, option="jit"):
+    """Raise a one-line error if the objective of the model ``name`` cannot be compiled (``--jit``
+    or ``--compile``, by ``option``)."""
+    if option not in recipe_of(name).options:
+        compiled = [model for model, recipe in RECIPES.items() if option in recipe.options]
         listed = f"{', '.join(compiled[:-1])} and {compiled[-1]}" if len(compiled) > 1 else compiled[0]
-        raise PyrossError(f"--jit compiles the objective of {listed}, not of {name}")
+        raise PyrossError(f"--{option} compiles the objective of {listed}, not of {name}")
+
+
+def check_compiled(name, options):
+    """Raise a one-line error if ``options`` ask to compile (``jit``, ``compile``) what cannot be,
+    or both ways at once."""
+    for option in ("jit", "compile"):
+        if options.get(option):
+            check_jit(name, option)
+    if options.get("jit") and options.get("compile"):
+        raise PyrossError("--jit and --compile are two ways to compile the objective: give one")
 
 
 def make_objective(name, net, alpha, n_labelled, n_train, **options):
     """The training objective of the model registered as ``name``, for the network ``net``.
 
-    :param options: the run's options; those the recipe's objective takes (``jit``,
+    :param options: the run's options; those the recipe's objective takes (``jit``, ``compile``,
         ``labelled_bound``, ``classifier_weight``, ``kl_warmup``) are handed to it where set.
     """
-    if options.get("jit"):
-        check_jit(name)
+    check_compiled(name, options)
     recipe = recipe_of(name)
     given = {k: options[k] for k in recipe.objective_options if options.get(k)}
     return recipe.objective(net, alpha, n_labelled, n_train, **given)

@@ -1,0 +1,115 @@
+"""A training step's loss compiled whole: Pyro's ELBO recorded as tensor operations, then fused
+by :func:`torch.compile` (``fit --compile``).
+
+Pyro computes an ELBO in Python: the effect handlers run model and guide, ``TraceEnum_ELBO``
+builds the sum over the enumerated classes, and each step makes a few thousand small tensor
+operations, most of them element-wise passes over the decoder's logits (10 classes x 100
+images x 784 pixels with M2). :class:`CompiledLoss` runs that Python once per shape of the
+batch, with :func:`torch.fx.experimental.proxy_tensor.make_fx` recording every tensor
+operation it makes (the model and the guide, Pyro's sum over the classes, the classifier
+term) in one graph, and hands the graph to :func:`torch.compile`. Its compiler (inductor)
+differentiates the graph and writes the forward and the backward pass as a few loops in C++,
+each fusing a chain of element-wise passes, around the matrix products. Later steps of that
+shape call the compiled code and no Python of Pyro's; model and guide stay a Pyro
+``model``/``guide`` pair, and :class:`~pyro.infer.SVI` steps their parameters as before.
+
+What a recording freezes:
+
+* Python control flow that depends on the data is frozen at the first trace, as with
+  ``--jit`` (:mod:`pyross.jit`). So are Pyro's checks of values: the recording is made with
+  Pyro's validation off, and it keeps the branch of ``TraceEnum_ELBO`` for the case where every
+  class has a probability above zero (it drops classes of probability exactly 0 otherwise,
+  which only an underflow of :math:`q(y \\mid x)` makes).
+* Python numbers are constants of the graph: an objective whose weights change during training
+  (a KL warm-up) cannot be compiled this way. The semi-supervised ELBO's weights are fixed.
+* :mod:`pyross.fastmath`'s hand-written gradients are not recorded: the graph holds torch's own
+  functions, which the compiler fuses and differentiates.
+* Random draws are made by the compiled code, from seeds it takes from torch's generator at
+  each call: a run reproduces with its seed, but draws other numbers than an uncompiled run.
+
+The compiler needs a C++ compiler (``g++``) at run time; compiling the M2 step takes a few
+tens of seconds, once per shape, and is cached on disk by torch for later runs.
+"""
+import pyro
+import torch
+from pyro import poutine
+from torch import nn
+from torch.fx.experimental.proxy_tensor import make_fx
+from torch.utils import _pytree as pytree
+
+from . import fastmath
+from .jit import _no_autocast_cache
+
+
+class _Step(nn.Module):
+    """``fn`` as a module holding ``net``, so that :func:`torch.func.functional_call` can call it
+    with the weights and buffers of ``net`` given as arguments."""
+
+    def __init__(self, net, fn):
+        super().__init__()
+        self.net, self.fn = net, fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+class CompiledLoss:
+    """``fn(*args)``, a loss of the weights of ``net``, recorded and compiled once per shape of its arguments.
+
+    :param fn: a function of tensors (or tuples of them, or ``None``) returning the loss and any
+        other tensors; it reads ``net``'s weights through Pyro (``pyro.module``) or directly.
+    :param net: the :class:`torch.nn.Module` whose parameters and buffers ``fn`` reads.
+    """
+
+    def __init__(self, fn, net):
+        self.step, self.net = _Step(net, fn), net
+        self.compiled = {}  # key of the arguments' shapes -> compiled function
+        self.param_names = {}  # key -> names of the Pyro parameters fn reads
+        self.out_spec = {}  # key -> how fn's outputs nest
+
+    def __call__(self, *args):
+        flat, spec = pytree.tree_flatten(args)
+        key = (str(spec), *((tuple(a.shape), a.dtype, a.device) for a in flat),
+               *((torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in ("cpu", "cuda")))
+        if key not in self.compiled:
+            self._compile(key, args)
+        out = self.compiled[key](self._tensors(), *flat)
+        for name in self.param_names[key]:  # SVI steps the Pyro parameters it sees read
+            pyro.param(name)
+        return pytree.tree_unflatten(out, self.out_spec[key])
+
+    def _tensors(self):
+        """The weights and buffers of ``net``, by name."""
+        return dict(self.step.named_parameters()) | dict(self.step.named_buffers())
+
+    def _compile(self, key, args):
+        """Record the operations of ``fn(*args)`` and compile them."""
+        buffers = {name: b.clone() for name, b in self.step.named_buffers()}
+        with poutine.block(), poutine.trace(param_only=True) as params:
+            self.step(*args)  # creates Pyro's parameters if new; tells which fn reads
+        self.param_names[key] = list(params.trace.nodes)
+        with torch.no_grad():  # that call moved batch norm's running statistics: back
+            for name, b in self.step.named_buffers():
+                b.copy_(buffers[name])
+        flat, spec = pytree.tree_flatten(args)
+
+        def pure(tensors, *flat_args):
+            out = torch.func.functional_call(self.step, tensors, pytree.tree_unflatten(list(flat_args), spec))
+            out, self.out_spec[key] = pytree.tree_flatten(out)
+            return out
+
+        tensors = {name: t.detach().clone().requires_grad_(t.requires_grad) for name, t in self._tensors().items()}
+        with pyro.validation_enabled(False), _no_autocast_cache(), fastmath.plain():
+            graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
+        _drop_read_values(graph)
+        self.compiled[key] = torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
+
+
+def _drop_read_values(graph):
+    """Remove from ``graph`` the reads of tensor values into Python (Pyro's checks of values and its
+    choice of a branch), which the recording has frozen, and what only they used."""
+    for node in list(graph.graph.nodes):
+        if node.target is torch.ops.aten._local_scalar_dense.default:
+            graph.graph.erase_node(node)
+    graph.graph.eliminate_dead_code()
+    graph.recompile()

@@ -1,0 +1,100 @@
+"""The loss compiled whole (``compile=True``, :mod:`pyross.compiled`) is the eager loss: the same
+value, terms and gradients, and the same updates of batch norm's statistics.
+
+The compiled code draws its noise with torch's own generator, in the order the recording made the
+draws, so that both see the same noise from the same seed. Compiling needs a C++ compiler.
+"""
+import shutil
+
+import pyro
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pyross.cli import main
+from pyross.models import M2
+from pyross.objectives import SemiSupervisedELBO
+
+K, D = 3, 6
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                                reason="torch.compile needs a C++ compiler (g++), and none is installed")
+
+
+@pytest.fixture(scope="module")
+def objectives():
+    """M2 with batch norm in every network (its running statistics are updated inside the compiled code).
+    Each compilation takes tens of seconds on two cores, so one model serves the tests."""
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    model = M2(x_dim=D, num_classes=K, z_dim=2, hidden=(5,), batch_norm="all")
+    eager = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000)
+    compiled = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, compile=True)
+    return model, eager, compiled
+
+
+def batches(n, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.bernoulli(torch.full((n, D), 0.5), generator=generator)
+    return (x, torch.arange(n) % K), torch.bernoulli(torch.full((n, D), 0.5), generator=generator)
+
+
+def loss_and_grads(model, objective, labelled, unlabelled, seed):
+    """The loss of a step with the noise of ``seed``, its terms, its gradients and batch norm's statistics after it."""
+    model.zero_grad()
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    torch.manual_seed(seed)
+    loss = objective(objective.model, objective.guide, labelled, unlabelled)
+    loss.backward()
+    after = {name: b.clone() for name, b in model.named_buffers()}
+    with torch.no_grad():  # the next call starts from the same statistics
+        for name, b in model.named_buffers():
+            b.copy_(buffers[name])
+    return loss.detach(), dict(objective.terms), [p.grad.clone() for p in model.parameters()], after
+
+
+def test_compiled_loss_equals_the_eager_one(objectives):
+    model, eager, compiled = objectives
+    for seed, n in enumerate((6, 4, 6)):  # a second shape compiles again; the first is kept
+        labelled, unlabelled = batches(n, seed)
+        loss_and_grads(model, compiled, labelled, unlabelled, seed=99)  # the first call of a shape compiles
+        loss, terms, grads, buffers = loss_and_grads(model, eager, labelled, unlabelled, seed)
+        got, got_terms, got_grads, got_buffers = loss_and_grads(model, compiled, labelled, unlabelled, seed)
+        assert torch.allclose(got, loss, rtol=1e-5, atol=1e-5), (got, loss)
+        assert got_terms.keys() == terms.keys() and all(abs(got_terms[k] - terms[k]) < 1e-4 for k in terms)
+        for g, e in zip(got_grads, grads):
+            assert torch.allclose(g, e, rtol=1e-4, atol=1e-5)
+        for name in buffers:  # batch norm's running statistics move as in an eager step
+            assert torch.allclose(got_buffers[name], buffers[name], atol=1e-6), name
+    assert len(compiled._loss_and_terms.compiled) == 2
+
+
+def test_compiled_loss_tells_svi_its_parameters(objectives):
+    """SVI steps the parameters it sees read: the compiled call reads none itself, so it names them."""
+    model, _, compiled = objectives
+    labelled, unlabelled = batches(6)
+    with pyro.poutine.trace(param_only=True) as seen:
+        compiled(compiled.model, compiled.guide, labelled, unlabelled)
+    names = {pyro.get_param_store().param_name(p) for p in model.parameters()}
+    assert set(seen.trace.nodes) == names
+
+
+def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
+    out = tmp_path / "compiled"
+    args = ["fit", "m2", "--compile", "--data-dir", mnist_dir, "--out", out, "--labels", "20", "--unlabelled", "50",
+            "--batch-size", "20", "--hidden", "8", "--classifier", "mlp", "--classifier-hidden", "8",
+            "--decoder-hidden", "8", "--z-dim", "2", "--epochs", "1", "--device", "cpu", "--quiet"]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    assert (out / "best.pt").exists()
+    assert '"compile": true' in (out / "config.json").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "m2", "--jit", "--compile"], "--jit and --compile are two ways to compile the objective: give one"),
+    (["fit", "vae", "--compile"], "--compile compiles the objective of m2, adgm and m1m2, not of vae"),
+])
+def test_compile_where_it_cannot_is_refused_in_a_line(args, message, tmp_path):
+    result = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
