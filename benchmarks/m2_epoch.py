@@ -228,8 +228,11 @@ def accuracy(net, split):
     return right / len(split)
 
 
-def torch_steps(net, data, dataset, run_config, precision, steps, device):
-    """The step function of the hand-written M2 and the batches of an epoch."""
+def torch_steps(net, data, dataset, run_config, precision, steps, device, compiled=False):
+    """The step function of the hand-written M2 and the batches of an epoch; with ``compiled``, its
+    loss compiled by :func:`torch.compile` (with torch's own softplus and log-density, which the
+    compiler fuses: :func:`pyross.fastmath.plain`)."""
+    from pyross import fastmath
     from pyross.data import binarize, random_shift
     optimiser = torch.optim.Adam(net.parameters(), lr=run_config["lr"], fused=True)
     alpha_weight = run_config["alpha"] * data.n_train / len(data.labelled)
@@ -245,9 +248,12 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device):
         x_l = binarize(random_shift(data.labelled.images(li), shift, shape))
         return x_l, data.labelled.y[li], binarize(data.unlabelled.images(ui))
 
+    loss_of = torch.compile(torch_loss) if compiled else torch_loss
+    plain = fastmath.plain if compiled else contextlib.nullcontext
+
     def step(x_l, y_l, x_u):
-        with autocast:
-            loss = torch_loss(net, x_l, y_l, x_u, alpha_weight, labelled_weight)
+        with autocast, plain():
+            loss = loss_of(net, x_l, y_l, x_u, alpha_weight, labelled_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -49,7 +49,7 @@ KINDS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::conv
 def make_steps(config, jit=False, compile=False):
     """The step functions of ``config``, each taking no arguments (the same batch every time):
     pyross's (with Pyro's compiled ELBOs if ``jit``), the hand-written one, and pyross's with its
-    loss compiled by ``torch.compile`` if ``compile``."""
+    loss compiled by ``torch.compile`` and the hand-written one compiled too if ``compile``."""
     from pyross.allocator import keep_freed_memory
     from pyross.objectives import make_svi
     from pyross.recipes import make_objective
@@ -71,6 +71,8 @@ def make_steps(config, jit=False, compile=False):
     steps = {"pyross --jit" if jit else "pyross": pyross_step(jit=jit), "torch": lambda: step(x_l, y_l, x_u)}
     if compile:
         steps["pyross --compile"] = pyross_step(compile=True)
+        compiled_step = torch_steps(net, data, dataset, run_config, "float32", None, "cpu", compiled=True)[0]
+        steps["torch, compiled"] = lambda: compiled_step(x_l, y_l, x_u)
     return steps
 
 
