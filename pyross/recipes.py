@@ -131,8 +131,8 @@ COMMON_DEFAULTS = {"dataset": "mnist", "labels": 100, "unlabelled": "all", "alph
                    "attributes": None, "jit": False, "compile": False, "precision": "float32", "ema": 0.0,
                    "lr_schedule": "constant"}
 #: the training options every model takes (the others are in its recipe's ``options``)
-GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit", "compile")), "epochs", "lr", "augment",
-                   "steps_per_epoch")
+GENERAL_OPTIONS = (*(k for k in COMMON_DEFAULTS if k not in ("alpha", "labels", "jit", "compile")), "epochs", "lr",
+                   "augment", "steps_per_epoch")
 
 
 def keep_active_units(net, data, config, echo):

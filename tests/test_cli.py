@@ -86,13 +86,15 @@ def test_fit_help_lists_the_models():
 
 
 @pytest.mark.parametrize("model, shown, not_shown", [
-    ("m2", ["--alpha", "--labelled-bound", "--jit", "--classifier [mlp|cnn]", "--augment", "--labels"],
+    ("m2", ["--alpha", "--labelled-bound", "--jit", "--compile", "--classifier [mlp|cnn]", "--augment", "--labels"],
      ["--noise", "--k ", "--kl-warmup", "--vae ", "--m1 ", "--sigma", "--active-threshold", "--vae-epochs"]),
     ("vae", ["--kl-warmup", "--likelihood", "--sigma", "--unlabelled"],
-     ["--alpha", "--labels", "--classifier", "--jit", "--noise", "--vae "]),
+     ["--alpha", "--labels", "--classifier", "--jit", "--compile", "--noise", "--vae "]),
     ("dae", ["--noise", "--hidden"], ["--kl-warmup", "--likelihood", "--alpha", "--labels"]),
-    ("m1", ["--vae ", "--m1 ", "--vae-epochs", "--classifier [mlp|svm|rf|logreg]"], ["--alpha", "--jit", "--noise"]),
-    ("m1m2", ["--vae ", "--m1 ", "--active-threshold", "--alpha", "--jit"], ["--noise", "--k ", "--classifier "]),
+    ("m1", ["--vae ", "--m1 ", "--vae-epochs", "--classifier [mlp|svm|rf|logreg]"],
+     ["--alpha", "--jit", "--compile", "--noise"]),
+    ("m1m2", ["--vae ", "--m1 ", "--active-threshold", "--alpha", "--jit", "--compile"],
+     ["--noise", "--k ", "--classifier "]),
     ("ccvae", ["--k ", "--labels"], ["--alpha", "--noise", "--vae "]),
 ])
 def test_fit_model_help_shows_its_own_options_in_sections(model, shown, not_shown):
