@@ -83,7 +83,13 @@ class CompiledLoss:
         return dict(self.step.named_parameters()) | dict(self.step.named_buffers())
 
     def _compile(self, key, args):
-        """Record the operations of ``fn(*args)`` and compile them."""
+        """Record the operations of ``fn(*args)`` and compile them. The calls made to record them draw
+        no numbers from torch's generators: the first compiled step draws those an eager one would."""
+        flat, spec = pytree.tree_flatten(args)
+        with torch.random.fork_rng(devices=sorted({a.device.index or 0 for a in flat if a.is_cuda})):
+            self._record(key, args, flat, spec)
+
+    def _record(self, key, args, flat, spec):
         buffers = {name: b.clone() for name, b in self.step.named_buffers()}
         with poutine.block(), poutine.trace(param_only=True) as params:
             self.step(*args)  # creates Pyro's parameters if new; tells which fn reads
@@ -91,7 +97,6 @@ class CompiledLoss:
         with torch.no_grad():  # that call moved batch norm's running statistics: back
             for name, b in self.step.named_buffers():
                 b.copy_(buffers[name])
-        flat, spec = pytree.tree_flatten(args)
 
         def pure(tensors, *flat_args):
             out = torch.func.functional_call(self.step, tensors, pytree.tree_unflatten(list(flat_args), spec))
