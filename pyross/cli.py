@@ -223,8 +223,9 @@ def _as_flags(options):
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
 @click.option("--compile", is_flag=True, default=None,
-              help="compile each step's whole loss with torch.compile, for speed: needs a C++ compiler, takes "
-                   "about half a minute first (see docs/performance.md)")
+              help="compile each step's whole loss with torch.compile: faster without batch norm (e.g. --preset "
+                   "paper), slower with it; needs a C++ compiler; the first step takes up to half a minute (see "
+                   "docs/performance.md)")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES),
               help="the learning rate: constant, or falling to 0 along half a cosine over the epochs")
 @click.option("--ema", type=FINITE,
