@@ -38,6 +38,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
 from . import fastmath
+from .errors import PyrossError
 from .jit import _no_autocast_cache
 
 
@@ -108,6 +109,16 @@ class CompiledLoss:
             graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
         _drop_read_values(graph)
         self.compiled[key] = torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
+
+
+def check_compiler():
+    """Raise a one-line :class:`~pyross.errors.PyrossError` if torch's compiler has no C++ compiler to call."""
+    from torch._inductor.cpp_builder import get_cpp_compiler
+    try:
+        get_cpp_compiler()
+    except Exception as e:  # inductor's InvalidCxxCompiler, or an OSError while it searches
+        raise PyrossError("--compile needs a C++ compiler (g++, or the one named by $CXX): install one, or leave "
+                          "out --compile") from e
 
 
 def _drop_read_values(graph):

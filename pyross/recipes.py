@@ -20,6 +20,7 @@ from typing import Callable, Optional
 
 import torch
 
+from .compiled import check_compiler
 from .errors import PyrossError
 from .models import OWN_RECIPES, trains_like
 from .models.m1 import SKLEARN_HEADS
@@ -274,12 +275,14 @@ def check_jit(name, option="jit"):
 
 def check_compiled(name, options):
     """Raise a one-line error if ``options`` ask to compile (``jit``, ``compile``) what cannot be,
-    or both ways at once."""
+    or both ways at once, or to compile with ``torch.compile`` where there is no C++ compiler."""
     for option in ("jit", "compile"):
         if options.get(option):
             check_jit(name, option)
     if options.get("jit") and options.get("compile"):
         raise PyrossError("--jit and --compile are two ways to compile the objective: give one")
+    if options.get("compile"):
+        check_compiler()
 
 
 def make_objective(name, net, alpha, n_labelled, n_train, **options):
