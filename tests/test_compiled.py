@@ -100,10 +100,3 @@ def test_compile_where_it_cannot_is_refused_in_a_line(args, message, tmp_path):
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
 
-
-def test_compile_without_a_cxx_compiler_is_refused_in_a_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("CXX", "no-such-compiler")
-    monkeypatch.setattr("torch._inductor.config.cpp.cxx", (None, "no-such-compiler"))
-    result = CliRunner().invoke(main, ["fit", "m2", "--compile", "--out", str(tmp_path / "run")])
-    assert result.exit_code != 0 and "--compile needs a C++ compiler" in result.output
-    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
