@@ -322,8 +322,9 @@ def test_every_preset_option_is_one_the_model_takes_and_the_paper_is_permutation
 
 def test_compile_without_a_cxx_compiler_is_refused_in_a_line(tmp_path, monkeypatch):
     """Where torch's compiler finds no C++ compiler, --compile is refused before anything is written."""
+    import torch._inductor.config
     monkeypatch.setenv("CXX", "no-such-compiler")
-    monkeypatch.setattr("torch._inductor.config.cpp.cxx", (None, "no-such-compiler"))
-    result = CliRunner().invoke(main, ["fit", "m2", "--compile", "--out", str(tmp_path / "run")])
+    with torch._inductor.config.patch({"cpp.cxx": (None, "no-such-compiler")}):
+        result = CliRunner().invoke(main, ["fit", "m2", "--compile", "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "--compile needs a C++ compiler" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
