@@ -24,11 +24,15 @@ What a recording freezes:
   (a KL warm-up) cannot be compiled this way. The semi-supervised ELBO's weights are fixed.
 * :mod:`pyross.fastmath`'s hand-written gradients are not recorded: the graph holds torch's own
   functions, which the compiler fuses and differentiates.
-* Random draws are made by the compiled code, from seeds it takes from torch's generator at
-  each call: a run reproduces with its seed, but draws other numbers than an uncompiled run.
+* Random draws are torch's own, made by the compiled code in the order the recording made them
+  (inductor's ``fallback_random``), and recording draws nothing (``torch.random.fork_rng``): a
+  compiled run draws the numbers an uncompiled one draws from the same seed, so that it is the
+  same run, up to rounding (``tests/test_compiled.py``; docs/performance.md).
 
 The compiler needs a C++ compiler (``g++``) at run time; compiling the M2 step takes a few
-tens of seconds, once per shape, and is cached on disk by torch for later runs.
+tens of seconds, once per shape, and is cached on disk by torch for later runs. It pays with
+small networks without batch norm (the paper's); with batch norm (pyross's defaults) the compiled
+step is slower than the eager one (docs/performance.md, "Compiling the whole step").
 """
 import pyro
 import torch
