@@ -67,7 +67,7 @@ class CompiledLoss:
     """
 
     def __init__(self, fn, net):
-        self.step, self.net = _Step(net, fn), net
+        self.step = _Step(net, fn)
         self.compiled = {}  # key of the arguments' shapes -> compiled function
         self.param_names = {}  # key -> names of the Pyro parameters fn reads
         self.out_spec = {}  # key -> how fn's outputs nest

@@ -264,9 +264,9 @@ def recipe_of(name):
     return OWN_RECIPES.get(name) or RECIPES[trains_like(name)]
 
 
-def check_jit(name, option="jit"):
-    """Raise a one-line error if the objective of the model ``name`` cannot be compiled (``--jit``
-    or ``--compile``, by ``option``)."""
+def _check_compilable(name, option):
+    """Raise a one-line error if the objective of the model ``name`` cannot be compiled the way ``option``
+    (``"jit"`` or ``"compile"``) asks."""
     if option not in recipe_of(name).options:
         compiled = [model for model, recipe in RECIPES.items() if option in recipe.options]
         listed = f"{', '.join(compiled[:-1])} and {compiled[-1]}" if len(compiled) > 1 else compiled[0]
@@ -278,7 +278,7 @@ def check_compiled(name, options):
     or both ways at once, or to compile with ``torch.compile`` where there is no C++ compiler."""
     for option in ("jit", "compile"):
         if options.get(option):
-            check_jit(name, option)
+            _check_compilable(name, option)
     if options.get("jit") and options.get("compile"):
         raise PyrossError("--jit and --compile are two ways to compile the objective: give one")
     if options.get("compile"):
