@@ -328,3 +328,14 @@ def test_compile_without_a_cxx_compiler_is_refused_in_a_line(tmp_path, monkeypat
         result = CliRunner().invoke(main, ["fit", "m2", "--compile", "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "--compile needs a C++ compiler" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "m2", "--jit", "--compile"], "--jit and --compile are two ways to compile the objective: give one"),
+    (["fit", "vae", "--compile"], "--compile compiles the objective of m2, adgm and m1m2, not of vae"),
+])
+def test_compile_where_it_cannot_is_refused_in_a_line(args, message, tmp_path):
+    result = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+

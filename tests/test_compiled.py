@@ -5,21 +5,32 @@ The compiled code draws its noise with torch's own generator, in the order the r
 draws, and recording draws nothing, so that both see the same noise from the same seed, from the first
 step on. Compiling needs a C++ compiler.
 """
-import shutil
-
 import pyro
 import pytest
 import torch
 from click.testing import CliRunner
 
 from pyross.cli import main
+from pyross.compiled import check_compiler
+from pyross.errors import PyrossError
 from pyross.models import M2
 from pyross.objectives import SemiSupervisedELBO
 
 K, D = 3, 6
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                                reason="torch.compile needs a C++ compiler (g++), and none is installed")
+
+
+def _has_compiler():
+    """Whether torch's compiler finds a C++ compiler (the search ``fit --compile`` makes)."""
+    try:
+        check_compiler()
+    except PyrossError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _has_compiler(), reason="torch.compile needs a C++ compiler (g++), and none "
+                                                            "is found")
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +100,4 @@ def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "best.pt").exists()
     assert '"compile": true' in (out / "config.json").read_text()
-
-
-@pytest.mark.parametrize("args, message", [
-    (["fit", "m2", "--jit", "--compile"], "--jit and --compile are two ways to compile the objective: give one"),
-    (["fit", "vae", "--compile"], "--compile compiles the objective of m2, adgm and m1m2, not of vae"),
-])
-def test_compile_where_it_cannot_is_refused_in_a_line(args, message, tmp_path):
-    result = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run")])
-    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "run").exists()
 
