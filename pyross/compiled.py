@@ -31,8 +31,11 @@ What a recording freezes:
 
 The compiler needs a C++ compiler (``g++``) at run time; compiling the M2 step takes a few
 tens of seconds, once per shape, and is cached on disk by torch for later runs. It pays with
-small networks without batch norm (the paper's); with batch norm (pyross's defaults) the compiled
-step is slower than the eager one (docs/performance.md, "Compiling the whole step").
+small networks without batch norm (the paper's). With batch norm on a CPU, inductor's loops are
+slower than torch's own kernels (they walk the batch with a stride of a row), so a graph holding
+batch norm on a CPU is not compiled: it is replayed as recorded, one operator after the other,
+without Pyro's Python around them (:func:`fuses`; docs/performance.md, "Compiling the whole
+step" and "Replaying the step with batch norm").
 """
 import pyro
 import torch
@@ -44,6 +47,10 @@ from torch.utils import _pytree as pytree
 from . import fastmath
 from .errors import PyrossError
 from .jit import _no_autocast_cache
+
+#: operators for which inductor writes slower code on a CPU than torch's own kernels: batch norm (its loops
+#: reduce over the batch column by column, reading with a stride of a row; docs/performance.md)
+SLOW_TO_FUSE_ON_CPU = (torch.ops.aten.native_batch_norm.default,)
 
 
 class _Step(nn.Module):
@@ -112,7 +119,16 @@ class CompiledLoss:
         with pyro.validation_enabled(False), _no_autocast_cache(), fastmath.plain():
             graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
         _drop_read_values(graph)
-        self.compiled[key] = torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
+        self.compiled[key] = (torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
+                              if fuses(graph, flat) else graph)
+
+
+def fuses(graph, inputs):
+    """Whether ``graph``, recorded with ``inputs``, is worth compiling: not if it runs on a CPU and holds
+    an operator of :data:`SLOW_TO_FUSE_ON_CPU`. Such a graph is replayed as recorded (a
+    :class:`torch.fx.GraphModule` calling torch's operators, which autograd differentiates one by one)."""
+    on_cpu = any(t.device.type == "cpu" for t in inputs if isinstance(t, torch.Tensor))
+    return not (on_cpu and any(node.target in SLOW_TO_FUSE_ON_CPU for node in graph.graph.nodes))
 
 
 def check_compiler():
