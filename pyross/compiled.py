@@ -115,12 +115,18 @@ class CompiledLoss:
             out, self.out_spec[key] = pytree.tree_flatten(out)
             return out
 
-        tensors = {name: t.detach().clone().requires_grad_(t.requires_grad) for name, t in self._tensors().items()}
-        with pyro.validation_enabled(False), _no_autocast_cache(), fastmath.plain():
-            graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
-        _drop_read_values(graph)
-        self.compiled[key] = (torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
-                              if fuses(graph, flat) else graph)
+        def record(functions):
+            tensors = {name: t.detach().clone().requires_grad_(t.requires_grad) for name, t in self._tensors().items()}
+            with pyro.validation_enabled(False), _no_autocast_cache(), functions():
+                graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
+            _drop_read_values(graph)
+            return graph
+
+        graph = record(fastmath.plain)  # torch's own functions, which the compiler fuses
+        if fuses(graph, flat):
+            self.compiled[key] = torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
+        else:  # replayed: recorded again with fastmath's functions as operators, the kernels of an eager step
+            self.compiled[key] = record(fastmath.operators)
 
 
 def fuses(graph, inputs):

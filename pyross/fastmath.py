@@ -31,6 +31,7 @@ from torch.nn import functional as F
 
 
 _plain = [False]  # inside plain(): torch's own functions everywhere
+_operators = [False]  # inside operators(): the exp/log path as two operators of torch's
 
 
 def _fast(a):
@@ -48,6 +49,19 @@ def plain():
         yield
     finally:
         _plain[0] = outer
+
+
+@contextlib.contextmanager
+def operators():
+    """Inside, :func:`softplus` and :func:`bernoulli_log_prob` call the ``exp``/``log`` path as two
+    operators registered with torch (``pyross::softplus``, ``pyross::bernoulli_log_prob``), each with the
+    gradient written here: a recording then holds one operator for each, which replays with the
+    kernels and gradients of an eager step (:mod:`pyross.compiled`, with batch norm on a CPU)."""
+    outer, _operators[0] = _operators[0], True
+    try:
+        yield
+    finally:
+        _operators[0] = outer
 
 
 def _tail(x):
@@ -77,14 +91,19 @@ class _Softplus(torch.autograd.Function):
         return torch.sigmoid(a).mul_(grad)
 
 
+def _bernoulli_log_prob_values(logits, value):
+    """:math:`x a - \\mathrm{softplus}(a)`, without gradient."""
+    x = logits.to(torch.promote_types(torch.result_type(value, logits), torch.float32))
+    tail = _tail(x)
+    softplus = x.clamp_min(0).add_(tail).to(logits.dtype)
+    return torch.mul(value, logits, out=tail).sub_(softplus)  # x a - softplus(a), in tail's memory
+
+
 class _BernoulliLogProb(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, value):
         ctx.save_for_backward(logits, value)
-        x = logits.to(torch.promote_types(torch.result_type(value, logits), torch.float32))
-        tail = _tail(x)
-        softplus = x.clamp_min(0).add_(tail).to(logits.dtype)
-        return torch.mul(value, logits, out=tail).sub_(softplus)  # x a - softplus(a), in tail's memory
+        return _bernoulli_log_prob_values(logits, value)
 
     @staticmethod
     def backward(ctx, grad):
@@ -96,19 +115,49 @@ class _BernoulliLogProb(torch.autograd.Function):
         return grad_logits, grad_value
 
 
+@torch.library.custom_op("pyross::softplus", mutates_args=())
+def _softplus_operator(a: torch.Tensor) -> torch.Tensor:
+    return _softplus_values(a)
+
+
+@torch.library.custom_op("pyross::bernoulli_log_prob", mutates_args=())
+def _bernoulli_log_prob_operator(logits: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    return _bernoulli_log_prob_values(logits, value)
+
+
+@_softplus_operator.register_fake
+def _(a):
+    return torch.empty_like(a)
+
+
+@_bernoulli_log_prob_operator.register_fake
+def _(logits, value):
+    return logits.new_empty(logits.shape, dtype=torch.promote_types(torch.result_type(value, logits), torch.float32))
+
+
+def _save_inputs(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+_softplus_operator.register_autograd(_Softplus.backward, setup_context=_save_inputs)
+_bernoulli_log_prob_operator.register_autograd(_BernoulliLogProb.backward, setup_context=_save_inputs)
+
+
 def softplus(a):
     """:math:`\\log(1 + e^{a})`, element-wise: ``torch.nn.functional.softplus`` with the default
     ``beta`` and ``threshold``, faster on CPUs."""
-    return _Softplus.apply(a) if _fast(a) else F.softplus(a)
+    if not _fast(a):
+        return F.softplus(a)
+    return _softplus_operator(a) if _operators[0] else _Softplus.apply(a)
 
 
 def bernoulli_log_prob(logits, value):
     """:math:`x a - \\mathrm{softplus}(a)`: the log-density of ``value`` (0/1, or in [0, 1])
     under Bernoulli distributions with ``logits``; the two broadcast against each other."""
     logits, value = torch.broadcast_tensors(logits, value)
-    if _fast(logits):
-        return _BernoulliLogProb.apply(logits, value)
-    return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+    if not _fast(logits):
+        return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+    return _bernoulli_log_prob_operator(logits, value) if _operators[0] else _BernoulliLogProb.apply(logits, value)
 
 
 class Softplus(nn.Module):

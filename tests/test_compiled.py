@@ -3,7 +3,8 @@ value, terms and gradients, and the same updates of batch norm's statistics.
 
 The compiled code draws its noise with torch's own generator, in the order the recording made the
 draws, and recording draws nothing, so that both see the same noise from the same seed, from the first
-step on. Compiling needs a C++ compiler.
+step on. With batch norm on a CPU the recording is replayed unfused, with pyross.fastmath's operators:
+the eager step's gradients, bit for bit. Compiling needs a C++ compiler.
 """
 import pyro
 import pytest
@@ -68,6 +69,16 @@ def loss_and_grads(model, objective, labelled, unlabelled, seed):
 
 def test_compiled_loss_equals_the_eager_one(objectives):
     model, eager, compiled = objectives
+    # with batch norm on a CPU the recorded graph is replayed with the eager step's kernels: the same gradients
+    # and statistics, bit for bit; compiled by inductor, its fused loops round differently. The loss and its
+    # terms may differ in the last bits either way: Pyro's Trace_ELBO adds its loss summed in Python floats and
+    # subtracts the tensor's own value read into Python, and the recording freezes those reads (their difference
+    # is a rounding error of the recorded batch)
+    replayed = any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+
+    def same(a, b, rtol, atol):
+        return torch.equal(a, b) if replayed else torch.allclose(a, b, rtol=rtol, atol=atol)
+
     for seed, n in enumerate((6, 4, 6)):  # a second shape compiles again; the first is kept
         labelled, unlabelled = batches(n, seed)
         # the first call of a shape records and compiles, drawing no noise of its own
@@ -76,14 +87,13 @@ def test_compiled_loss_equals_the_eager_one(objectives):
         assert torch.allclose(got, loss, rtol=1e-5, atol=1e-5), (got, loss)
         assert got_terms.keys() == terms.keys() and all(abs(got_terms[k] - terms[k]) < 1e-4 for k in terms)
         for g, e in zip(got_grads, grads):
-            assert torch.allclose(g, e, rtol=1e-4, atol=1e-5)
+            assert same(g, e, 1e-4, 1e-5)
         for name in buffers:  # batch norm's running statistics move as in an eager step
-            assert torch.allclose(got_buffers[name], buffers[name], atol=1e-6), name
+            assert same(got_buffers[name], buffers[name], 0, 1e-6), name
     steps = compiled._loss_and_terms.compiled
     assert len(steps) == 2
-    has_batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
     for step in steps.values():  # replayed as recorded with batch norm on a CPU, compiled by inductor without
-        assert isinstance(step, torch.fx.GraphModule) == has_batch_norm
+        assert isinstance(step, torch.fx.GraphModule) == replayed
 
 
 def test_compiled_loss_tells_svi_its_parameters(objectives):
