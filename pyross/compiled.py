@@ -35,7 +35,9 @@ small networks without batch norm (the paper's). With batch norm on a CPU, induc
 slower than torch's own kernels (they walk the batch with a stride of a row), so a graph holding
 batch norm on a CPU is not compiled: it is replayed as recorded, one operator after the other,
 without Pyro's Python around them (:func:`fuses`; docs/performance.md, "Compiling the whole
-step" and "Replaying the step with batch norm").
+step" and "Replaying the step with batch norm"). It is recorded with :mod:`pyross.fastmath`'s
+functions as operators (:func:`pyross.fastmath.operators`), so that in float32 its gradients are
+the eager step's bit for bit.
 """
 import pyro
 import torch
