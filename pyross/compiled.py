@@ -124,11 +124,14 @@ class CompiledLoss:
             _drop_read_values(graph)
             return graph
 
-        graph = record(fastmath.plain)  # torch's own functions, which the compiler fuses
+        # first with fastmath's functions as operators, which a replay runs with the kernels of an eager step; a
+        # graph worth compiling is recorded again with torch's own functions, which the compiler fuses (a fraction
+        # of a second, against the compilation's tens of seconds)
+        graph = record(fastmath.operators)
         if fuses(graph, flat):
-            self.compiled[key] = torch.compile(graph, fullgraph=True, dynamic=False, options={"fallback_random": True})
-        else:  # replayed: recorded again with fastmath's functions as operators, the kernels of an eager step
-            self.compiled[key] = record(fastmath.operators)
+            graph = torch.compile(record(fastmath.plain), fullgraph=True, dynamic=False,
+                                  options={"fallback_random": True})
+        self.compiled[key] = graph
 
 
 def fuses(graph, inputs):
