@@ -248,7 +248,8 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device, compil
         x_l = binarize(random_shift(data.labelled.images(li), shift, shape))
         return x_l, data.labelled.y[li], binarize(data.unlabelled.images(ui))
 
-    loss_of = torch.compile(torch_loss) if compiled else torch_loss
+    # on a CPU with the C++ wrapper that pyross's compiled step uses too (pyross.compiled.inductor_options)
+    loss_of = torch.compile(torch_loss, options={"cpp_wrapper": device == "cpu"}) if compiled else torch_loss
     plain = fastmath.plain if compiled else contextlib.nullcontext
 
     def step(x_l, y_l, x_u):

@@ -129,8 +129,9 @@ class CompiledLoss:
         # of a second, against the compilation's tens of seconds)
         graph = record(fastmath.operators)
         if fuses(graph, flat):
-            graph = torch.compile(record(fastmath.plain), fullgraph=True, dynamic=False,
-                                  options={"fallback_random": True})
+            graph = record(fastmath.plain)
+            split_bias(graph)
+            graph = torch.compile(graph, fullgraph=True, dynamic=False, options=inductor_options(flat))
         self.compiled[key] = graph
 
 
@@ -138,8 +139,41 @@ def fuses(graph, inputs):
     """Whether ``graph``, recorded with ``inputs``, is worth compiling: not if it runs on a CPU and holds
     an operator of :data:`SLOW_TO_FUSE_ON_CPU`. Such a graph is replayed as recorded (a
     :class:`torch.fx.GraphModule` calling torch's operators, which autograd differentiates one by one)."""
-    on_cpu = any(t.device.type == "cpu" for t in inputs if isinstance(t, torch.Tensor))
-    return not (on_cpu and any(node.target in SLOW_TO_FUSE_ON_CPU for node in graph.graph.nodes))
+    return not (_on_cpu(inputs) and any(node.target in SLOW_TO_FUSE_ON_CPU for node in graph.graph.nodes))
+
+
+def inductor_options(inputs):
+    """How inductor compiles a step recorded with ``inputs``: its random draws made by torch's own
+    generator in the recorded order (``fallback_random``), so that a compiled run is an eager one; on
+    a CPU, the code that calls its loops and the matrix products written in C++ rather than Python
+    (``cpp_wrapper``: about a twentieth off a step of the paper's networks on two cores, for no
+    longer a compilation; docs/performance.md, "Splitting the bias, and a wrapper in C++")."""
+    return {"fallback_random": True, "cpp_wrapper": _on_cpu(inputs)}
+
+
+def _on_cpu(inputs):
+    return any(t.device.type == "cpu" for t in inputs if isinstance(t, torch.Tensor))
+
+
+def split_bias(graph):
+    """Write each ``addmm(b, x, w)`` of ``graph`` (a linear layer: :math:`xw + b`) as ``mm(x, w) + b``.
+
+    Inductor on a CPU keeps ``addmm`` as one call, which first copies the bias into every row of its
+    output and then adds the product to it: a pass over the layer's output that fuses with nothing.
+    Written as a product and a sum, the sum is an element-wise pass, which inductor fuses into the one
+    that follows (the activation, or the log-likelihood of the decoder's logits). Inductor makes this
+    split itself on a GPU. The two differ by rounding only (docs/performance.md, "Splitting the bias,
+    and a wrapper in C++").
+    """
+    nodes = graph.graph
+    for node in list(nodes.nodes):
+        if node.target is torch.ops.aten.addmm.default and len(node.args) == 3 and not node.kwargs:
+            bias, x, w = node.args
+            with nodes.inserting_before(node):
+                product = nodes.call_function(torch.ops.aten.mm.default, (x, w))
+                node.replace_all_uses_with(nodes.call_function(torch.ops.aten.add.Tensor, (product, bias)))
+            nodes.erase_node(node)
+    graph.recompile()
 
 
 def check_compiler():

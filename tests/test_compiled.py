@@ -116,3 +116,21 @@ def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
     assert (out / "best.pt").exists()
     assert '"compile": true' in (out / "config.json").read_text()
 
+
+
+def test_split_bias_writes_linear_layers_as_a_product_and_a_sum():
+    """The graph compiled holds no ``addmm``: each linear layer is an ``mm`` and an ``add``, of the same value."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from pyross.compiled import split_bias
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(D, 5), torch.nn.Softplus(), torch.nn.Linear(5, K))
+    x = torch.randn(4, D)
+    graph = make_fx(net)(x)
+    ops = [node.target for node in graph.graph.nodes]
+    assert ops.count(torch.ops.aten.addmm.default) == 2
+    split_bias(graph)
+    ops = [node.target for node in graph.graph.nodes]
+    assert torch.ops.aten.addmm.default not in ops
+    assert ops.count(torch.ops.aten.mm.default) == 2 and ops.count(torch.ops.aten.add.Tensor) == 2
+    assert torch.allclose(graph(x), net(x), rtol=1e-6, atol=1e-6)
