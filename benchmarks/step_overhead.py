@@ -17,7 +17,9 @@ Then ``torch.profiler`` records one more block of each and sums the self time of
 operators (``aten::``), in all and by kind: what is left of that block's wall time is Python
 (Pyro's tracing and bookkeeping, custom autograd functions, or the hand-written loop's). The
 profiler slows every operator a little, so its block is slower than the timed ones: compare
-the shares within a row, and the timed medians between rows. Run from the repository root::
+the shares within a row, and the timed medians between rows. A step compiled with ``--compile`` on a
+CPU calls its loops and products from C++ (:func:`pyross.compiled.inductor_options`), which the
+profiler does not see as operators: its row counts only Adam and what runs outside the compiled code. Run from the repository root::
 
     python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20 [--jit] [--compile]
 

@@ -9,7 +9,8 @@ batch, with :func:`torch.fx.experimental.proxy_tensor.make_fx` recording every t
 operation it makes (the model and the guide, Pyro's sum over the classes, the classifier
 term) in one graph, and hands the graph to :func:`torch.compile`. Its compiler (inductor)
 differentiates the graph and writes the forward and the backward pass as a few loops in C++,
-each fusing a chain of element-wise passes, around the matrix products. Later steps of that
+each fusing a chain of element-wise passes, around the matrix products (each linear layer's bias
+split from its product first, so that its sum joins a loop: :func:`split_bias`). Later steps of that
 shape call the compiled code and no Python of Pyro's; model and guide stay a Pyro
 ``model``/``guide`` pair, and :class:`~pyro.infer.SVI` steps their parameters as before.
 
