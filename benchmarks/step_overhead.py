@@ -19,7 +19,8 @@ operators (``aten::``), in all and by kind: what is left of that block's wall ti
 profiler slows every operator a little, so its block is slower than the timed ones: compare
 the shares within a row, and the timed medians between rows. A step compiled with ``--compile`` on a
 CPU calls its loops and products from C++ (:func:`pyross.compiled.inductor_options`), which the
-profiler does not see as operators: its row counts only Adam and what runs outside the compiled code. Run from the repository root::
+profiler does not see as operators: its row counts only Adam and what runs outside the compiled
+code. Run from the repository root::
 
     python benchmarks/step_overhead.py --config paper --blocks 6 --steps 20 [--jit] [--compile]
 

@@ -147,8 +147,9 @@ def inductor_options(inputs):
     """How inductor compiles a step recorded with ``inputs``: its random draws made by torch's own
     generator in the recorded order (``fallback_random``), so that a compiled run is an eager one; on
     a CPU, the code that calls its loops and the matrix products written in C++ rather than Python
-    (``cpp_wrapper``: about a twentieth off a step of the paper's networks on two cores, for no
-    longer a compilation; docs/performance.md, "Splitting the bias, and a wrapper in C++")."""
+    (``cpp_wrapper``: about 4 % off a step of the paper's networks on two cores in the hours it
+    was measured, nothing in another, for no longer a compilation; docs/performance.md, "Splitting
+    the bias, and a wrapper in C++")."""
     return {"fallback_random": True, "cpp_wrapper": _on_cpu(inputs)}
 
 
@@ -163,7 +164,8 @@ def split_bias(graph):
     output and then adds the product to it: a pass over the layer's output that fuses with nothing.
     Written as a product and a sum, the sum is an element-wise pass, which inductor fuses into the one
     that follows (the activation, or the log-likelihood of the decoder's logits). Inductor makes this
-    split itself on a GPU. The two differ by rounding only (docs/performance.md, "Splitting the bias,
+    split itself on a GPU; on a CPU its own pass writes some of the sums back as ``addmm`` (where
+    nothing else reads the product). The two differ by rounding only (docs/performance.md, "Splitting the bias,
     and a wrapper in C++").
     """
     nodes = graph.graph

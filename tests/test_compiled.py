@@ -10,9 +10,10 @@ import pyro
 import pytest
 import torch
 from click.testing import CliRunner
+from torch.fx.experimental.proxy_tensor import make_fx
 
 from pyross.cli import main
-from pyross.compiled import check_compiler
+from pyross.compiled import check_compiler, split_bias
 from pyross.errors import PyrossError
 from pyross.models import M2
 from pyross.objectives import SemiSupervisedELBO
@@ -117,12 +118,8 @@ def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
     assert '"compile": true' in (out / "config.json").read_text()
 
 
-
 def test_split_bias_writes_linear_layers_as_a_product_and_a_sum():
     """The graph compiled holds no ``addmm``: each linear layer is an ``mm`` and an ``add``, of the same value."""
-    from torch.fx.experimental.proxy_tensor import make_fx
-
-    from pyross.compiled import split_bias
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(D, 5), torch.nn.Softplus(), torch.nn.Linear(5, K))
     x = torch.randn(4, D)
