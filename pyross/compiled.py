@@ -164,8 +164,8 @@ def split_bias(graph):
     output and then adds the product to it: a pass over the layer's output that fuses with nothing.
     Written as a product and a sum, the sum is an element-wise pass, which inductor fuses into the one
     that follows (the activation, or the log-likelihood of the decoder's logits). Inductor makes this
-    split itself on a GPU; on a CPU its own pass writes some of the sums back as ``addmm``. The two differ by rounding only (docs/performance.md, "Splitting the bias,
-    and a wrapper in C++").
+    split itself on a GPU; on a CPU its own pass writes some of the sums back as ``addmm``. The two
+    differ by rounding only (docs/performance.md, "Splitting the bias, and a wrapper in C++").
     """
     nodes = graph.graph
     for node in list(nodes.nodes):
