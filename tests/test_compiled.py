@@ -4,7 +4,8 @@ value, terms and gradients, and the same updates of batch norm's statistics.
 The compiled code draws its noise with torch's own generator, in the order the recording made the
 draws, and recording draws nothing, so that both see the same noise from the same seed, from the first
 step on. With batch norm on a CPU the recording is replayed unfused, with pyross.fastmath's operators:
-the eager step's gradients, bit for bit. Compiling needs a C++ compiler.
+the eager step's gradients, bit for bit. Compiling needs a C++ compiler; the tests that compile are skipped
+without one.
 """
 import pyro
 import pytest
@@ -31,8 +32,8 @@ def _has_compiler():
     return True
 
 
-pytestmark = pytest.mark.skipif(not _has_compiler(), reason="torch.compile needs a C++ compiler (g++), and none "
-                                                            "is found")
+needs_compiler = pytest.mark.skipif(not _has_compiler(), reason="torch.compile needs a C++ compiler (g++), and "
+                                                                "none is found")
 
 
 @pytest.fixture(scope="module", params=["none", "all"])
@@ -68,6 +69,7 @@ def loss_and_grads(model, objective, labelled, unlabelled, seed):
     return loss.detach(), dict(objective.terms), [p.grad.clone() for p in model.parameters()], after
 
 
+@needs_compiler
 def test_compiled_loss_equals_the_eager_one(objectives):
     model, eager, compiled = objectives
     # with batch norm on a CPU the recorded graph is replayed with the eager step's kernels: the same gradients
@@ -97,6 +99,7 @@ def test_compiled_loss_equals_the_eager_one(objectives):
         assert isinstance(step, torch.fx.GraphModule) == replayed
 
 
+@needs_compiler
 def test_compiled_loss_tells_svi_its_parameters(objectives):
     """SVI steps the parameters it sees read: the compiled call reads none itself, so it names them."""
     model, _, compiled = objectives
@@ -107,6 +110,7 @@ def test_compiled_loss_tells_svi_its_parameters(objectives):
     assert set(seen.trace.nodes) == names
 
 
+@needs_compiler
 def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
     out = tmp_path / "compiled"
     args = ["fit", "m2", "--compile", "--data-dir", mnist_dir, "--out", out, "--labels", "20", "--unlabelled", "50",
