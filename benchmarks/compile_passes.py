@@ -20,10 +20,8 @@ import statistics
 import sys
 from unittest import mock
 
-import torch
-
 import step_overhead
-from m2_epoch import BATCH, Floor, machine, record_step, torch_setup, torch_steps
+from m2_epoch import Floor, calls_from_json, machine, record_floor
 
 import pyross.compiled as compiled
 
@@ -32,8 +30,11 @@ WAYS = {"neither": (False, False), "split bias": (True, False), "C++ wrapper": (
 
 def compiled_step(split, cpp_wrapper):
     """pyross's compiled step of the paper's networks, compiled (by its first call) with or without each choice."""
-    options = {"fallback_random": True, "cpp_wrapper": cpp_wrapper}
-    with mock.patch.object(compiled, "inductor_options", lambda inputs: options), \
+    options = compiled.inductor_options
+
+    def chosen(inputs):
+        return {**options(inputs), "cpp_wrapper": cpp_wrapper}
+    with mock.patch.object(compiled, "inductor_options", chosen), \
             mock.patch.object(compiled, "split_bias", compiled.split_bias if split else lambda graph: None):
         step = step_overhead.make_steps("paper", compile=True)["pyross --compile"]
         step()
@@ -41,12 +42,11 @@ def compiled_step(split, cpp_wrapper):
 
 
 def floor_ms():
-    """The floor of the step: its matrix products (those of the hand-written step), replayed."""
-    net, data, dataset, run_config = torch_setup("paper", "cpu")
-    step, batch, _ = torch_steps(net, data, dataset, run_config, "float32", None, "cpu")
-    flops, calls = record_step(step, batch(torch.arange(BATCH)))
-    floor = Floor(calls, "cpu")
-    return flops, lambda: floor.timed(10) * 1000
+    """The GFLOP of the step, and a function timing its floor in ms: its matrix products (those of the
+    hand-written step, as ``m2_epoch.py`` records them for its processes), replayed."""
+    recorded = record_floor("paper", "float32", "cpu")
+    floor = Floor(calls_from_json(recorded["calls"]), "cpu")
+    return recorded["step_gflop"], lambda: floor.timed(10) * 1000
 
 
 def summary(values):
@@ -59,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args(argv)
     steps = {name: compiled_step(*how) for name, how in WAYS.items()}
-    flops, floor = floor_ms()
+    gflop, floor = floor_ms()
     for step in steps.values():  # warm
         for _ in range(5):
             step()
@@ -70,7 +70,7 @@ def main(argv=None):
             floors[name].append(floor())
     print(f"M2 step of the paper's networks, compiled (--compile); {machine('cpu')}")
     print(f"command: python benchmarks/compile_passes.py {' '.join(sys.argv[1:] if argv is None else argv)}")
-    print(f"floor: {flops / 1e9:.2f} GFLOP a step, replayed after every block\n")
+    print(f"floor: {gflop:.2f} GFLOP a step, replayed after every block\n")
     print("| way | ms a step, median [range] | / the floor after the block | / 'neither' in the same round |")
     print("| --- | --- | --- | --- |")
     for name in steps:
