@@ -230,8 +230,8 @@ def accuracy(net, split):
 
 def torch_steps(net, data, dataset, run_config, precision, steps, device, compiled=False):
     """The step function of the hand-written M2 and the batches of an epoch; with ``compiled``, its
-    loss compiled by :func:`torch.compile` (with torch's own softplus and log-density, which the
-    compiler fuses: :func:`pyross.fastmath.plain`)."""
+    loss compiled by :func:`torch.compile` (with softplus and the log-density written as expressions
+    that the compiler fuses and differentiates: :func:`pyross.fastmath.fusable`)."""
     from pyross import fastmath
     from pyross.data import binarize, random_shift
     optimiser = torch.optim.Adam(net.parameters(), lr=run_config["lr"], fused=True)
@@ -250,10 +250,10 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device, compil
 
     # on a CPU with the C++ wrapper that pyross's compiled step uses too (pyross.compiled.inductor_options)
     loss_of = torch.compile(torch_loss, options={"cpp_wrapper": device == "cpu"}) if compiled else torch_loss
-    plain = fastmath.plain if compiled else contextlib.nullcontext
+    fusable = fastmath.fusable if compiled else contextlib.nullcontext
 
     def step(x_l, y_l, x_u):
-        with autocast, plain():
+        with autocast, fusable():
             loss = loss_of(net, x_l, y_l, x_u, alpha_weight, labelled_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

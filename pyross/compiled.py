@@ -130,7 +130,7 @@ class CompiledLoss:
         # of a second, against the compilation's tens of seconds)
         graph = record(fastmath.operators)
         if fuses(graph, flat):
-            graph = record(fastmath.plain)
+            graph = record(fastmath.fusable)
             split_bias(graph)
             graph = torch.compile(graph, fullgraph=True, dynamic=False, options=inductor_options(flat))
         self.compiled[key] = graph

@@ -21,6 +21,17 @@ comes out as 0. torch's own float32 softplus has the same largest absolute error
 Tensors on a CPU take this path. bfloat16 and float16 ones (the networks' activations under
 ``--precision bfloat16``) are computed in float32 and rounded back, as torch's own kernels do.
 Tensors on a GPU, where torch's kernels are fused and fast, go to torch's own functions.
+
+A step recorded for :func:`torch.compile` (:func:`fusable`, :mod:`pyross.compiled`) cannot use the
+hand-written gradients: there both are written as differentiable expressions of ``exp`` and ``log``,
+
+.. math::
+
+    \mathrm{softplus}(a) = \log(1 + e^{\min(a, 20)}) \text{ for } a \le 20, \quad a \text{ above},
+
+which the compiler fuses and differentiates itself (torch's own ``softplus`` would give it
+``log1p`` again, whose vectorised form is as slow: docs/performance.md, "Fused code without
+``log1p``").
 """
 import contextlib
 
@@ -30,25 +41,27 @@ from torch import nn
 from torch.nn import functional as F
 
 
-_plain = [False]  # inside plain(): torch's own functions everywhere
+_fusable = [False]  # inside fusable(): expressions of torch's operators, differentiated by autograd
 _operators = [False]  # inside operators(): the exp/log path as two operators of torch's
 
 
 def _fast(a):
     """Whether ``a`` takes the ``exp``/``log`` path."""
-    return not _plain[0] and a.device.type == "cpu" and a.is_floating_point()
+    return a.device.type == "cpu" and a.is_floating_point()
 
 
 @contextlib.contextmanager
-def plain():
-    """Inside, :func:`softplus` and :func:`bernoulli_log_prob` are torch's own functions on every
-    device: what a recording for :func:`torch.compile` needs (:mod:`pyross.compiled`), whose
-    compiler fuses and differentiates them itself, and cannot see into the custom gradients here."""
-    outer, _plain[0] = _plain[0], True
+def fusable():
+    """Inside, :func:`softplus` and :func:`bernoulli_log_prob` are expressions of torch's element-wise
+    operators, with no gradient written by hand: what a recording for :func:`torch.compile` needs
+    (:mod:`pyross.compiled`), whose compiler fuses and differentiates them itself, and cannot see into
+    the custom gradients here. On a CPU they are the ``exp``/``log`` expressions of
+    :func:`_softplus_expression`; elsewhere torch's own functions."""
+    outer, _fusable[0] = _fusable[0], True
     try:
         yield
     finally:
-        _plain[0] = outer
+        _fusable[0] = outer
 
 
 @contextlib.contextmanager
@@ -67,6 +80,14 @@ def operators():
 def _tail(x):
     """:math:`\\log(1 + e^{-|x|})`, a new tensor."""
     return x.abs().neg_().exp_().add_(1).log_()
+
+
+def _softplus_expression(a):
+    """:math:`\\log(1 + e^{a})` as a differentiable expression of ``exp`` and ``log``: ``a`` itself above torch's
+    threshold of 20, where :math:`e^{a}` is capped so that neither value nor gradient overflows. Its gradient,
+    :math:`e^{a} / (1 + e^{a})`, is :math:`\\sigma(a)`, at 0 too; in float32 at least."""
+    x = a.to(torch.promote_types(a.dtype, torch.float32))
+    return torch.where(x > 20, x, x.clamp_max(20).exp().add(1).log()).to(a.dtype)
 
 
 def _softplus_values(a):
@@ -148,6 +169,8 @@ def softplus(a):
     ``beta`` and ``threshold``, faster on CPUs."""
     if not _fast(a):
         return F.softplus(a)
+    if _fusable[0]:
+        return _softplus_expression(a)
     return _softplus_operator(a) if _operators[0] else _Softplus.apply(a)
 
 
@@ -157,6 +180,8 @@ def bernoulli_log_prob(logits, value):
     logits, value = torch.broadcast_tensors(logits, value)
     if not _fast(logits):
         return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+    if _fusable[0]:
+        return value * logits - _softplus_expression(logits)
     return _bernoulli_log_prob_operator(logits, value) if _operators[0] else _BernoulliLogProb.apply(logits, value)
 
 
