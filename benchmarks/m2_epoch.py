@@ -43,6 +43,7 @@ them, because this machine's speed drifts from minute to minute. Run from the re
     python benchmarks/m2_epoch.py --config paper --precision bfloat16 --rounds 3
     python benchmarks/m2_epoch.py --config paper --jit --rounds 3  # pyross with Pyro's compiled ELBOs
     python benchmarks/m2_epoch.py --config paper --compile --epochs 2 --rounds 3  # its loss compiled whole
+    python benchmarks/m2_epoch.py --config paper --compile --compile-torch --epochs 2 --rounds 3  # both compiled
     python benchmarks/m2_epoch.py --steps 50 --rounds 1        # a quick look: 50 steps an epoch
 
 It prints each round, the median and the spread, the ratios and the peak memory, and writes
@@ -269,14 +270,15 @@ def torch_steps(net, data, dataset, run_config, precision, steps, device, compil
     return step, batch, epoch
 
 
-def run_torch(config, precision, epochs, steps, device, sampler):
-    """Epochs of the hand-written M2 (each with the evaluation of both held-out sets), the floor
-    sampled during them (``sampler``, its seconds left out of the epoch's).
+def run_torch(config, precision, epochs, steps, device, sampler, compiled=False):
+    """Epochs of the hand-written M2 (each with the evaluation of both held-out sets; with ``compiled``,
+    its loss compiled by :func:`torch.compile`), the floor sampled during them (``sampler``, its
+    seconds left out of the epoch's).
     It keeps the memory it frees as pyross's trainer does (:mod:`pyross.allocator`)."""
     from pyross.allocator import keep_freed_memory
     keep_freed_memory()
     net, data, dataset, run_config = torch_setup(config, device)
-    step, batch, epoch = torch_steps(net, data, dataset, run_config, precision, steps, device)
+    step, batch, epoch = torch_steps(net, data, dataset, run_config, precision, steps, device, compiled)
     seconds, valid = [], []
     for _ in range(epochs):
         sampler.new_epoch()
@@ -428,7 +430,7 @@ def record_step(step, inputs):
 
 # ---------------------------------------------------------------------------------------- driver
 
-def child(impl, config, precision, epochs, steps, device, threads, flags, floor_file):
+def child(impl, config, precision, epochs, steps, device, threads, flags, floor_file, torch_compiled):
     if threads:
         torch.set_num_threads(threads)
     if impl == "import":
@@ -447,7 +449,7 @@ def child(impl, config, precision, epochs, steps, device, threads, flags, floor_
     if impl == "pyross":
         result = run_pyross(config, precision, epochs, steps, device, sampler, flags)
     else:
-        result = run_torch(config, precision, epochs, steps, device, sampler)
+        result = run_torch(config, precision, epochs, steps, device, sampler, torch_compiled)
     result["peak_rss_mib"] = peak_rss_mib() - floor_rss
     result["floor_rss_mib"] = floor_rss
     epoch_steps = steps or recorded["epoch_steps"]
@@ -477,9 +479,10 @@ def spread(values):
     return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}]"
 
 
-def report(results, config, precision, flags=()):
+def report(results, config, precision, flags=(), torch_compiled=False):
     """Print one configuration's table."""
-    print(f"\n## {config}, {precision}{', pyross with ' + ' '.join(flags) if flags else ''}\n")
+    print(f"\n## {config}, {precision}{', pyross with ' + ' '.join(flags) if flags else ''}"
+          f"{', the hand-written loss compiled' if torch_compiled else ''}\n")
     py, th = results["pyross"], results["torch"]
     # the first epoch of a process pays for warming up; with several epochs the later ones are used
     epoch = lambda r: r["epoch_seconds"][-1]  # noqa: E731
@@ -542,6 +545,8 @@ def main():
     parser.add_argument("--threads", type=int, help="torch threads of each process (default: torch's choice)")
     parser.add_argument("--jit", action="store_true", help="run pyross with --jit (Pyro's compiled ELBOs)")
     parser.add_argument("--compile", action="store_true", help="run pyross with --compile (its loss compiled whole)")
+    parser.add_argument("--compile-torch", action="store_true",
+                        help="compile the hand-written M2's loss too (torch.compile, as --compile does pyross's)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--floor-file", help=argparse.SUPPRESS)
@@ -549,7 +554,7 @@ def main():
     flags = [f"--{flag}" for flag in ("jit", "compile") if getattr(args, flag)]
     if args.impl:
         return child(args.impl, args.config[0], args.precision, args.epochs, args.steps, args.device, args.threads,
-                     flags, args.floor_file)
+                     flags, args.floor_file, args.compile_torch)
     print(f"M2 on MNIST, {LABELS} labels, batch {BATCH}; {machine(args.device)}")
     print(f"command: python benchmarks/m2_epoch.py {' '.join(sys.argv[1:])}")
     everything = {}
@@ -563,7 +568,7 @@ def main():
                            "--floor-file", floor_file]
                 command += ["--steps", str(args.steps)] if args.steps else []
                 command += ["--threads", str(args.threads)] if args.threads else []
-                command += flags
+                command += flags + (["--compile-torch"] if args.compile_torch else [])
                 out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
                 return out.strip().splitlines()[-1]
             with open(floor_file, "w") as f:  # the products of a hand-written step, which every process replays
@@ -572,7 +577,7 @@ def main():
             for _ in range(args.rounds):
                 for impl in results:
                     results[impl].append(json.loads(run(impl)))
-            everything[config] = {"summary": report(results, config, args.precision, flags), "runs": results}
+            everything[config] = {"summary": report(results, config, args.precision, flags, args.compile_torch), "runs": results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=1)

@@ -122,3 +122,43 @@ def test_as_operators_the_same_values_and_gradients_recorded_as_one_operator_eac
     got = graph(logits)
     assert torch.equal(got, expected)
     assert torch.equal(torch.autograd.grad(got, logits)[0], grad)
+
+
+def test_fusable_expressions_are_as_accurate_have_the_exact_gradient_and_no_log1p():
+    """Inside ``fusable()`` (a step recorded for torch.compile) softplus and the log-density are expressions of
+    ``exp`` and ``log`` that autograd differentiates: as accurate as torch's softplus, the gradient
+    :math:`\\sigma(a)` everywhere (at 0, and at large arguments, where ``exp`` is capped: no overflow), and no
+    ``log1p`` (nor torch's functions that call it) in a recording."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+    a = torch.linspace(-40, 40, 400001, dtype=torch.float64)
+    exact = F.softplus(a)
+    special = torch.tensor([0.0, 20.0, 20.5, 100.0, 1e30, -1e30])
+    b = torch.cat([a.float(), special]).requires_grad_()
+    with fastmath.fusable():
+        ours = fastmath.softplus(b)
+    spacing = torch.finfo(torch.float32).eps * exact.clamp_min(1)
+    assert ((ours[:len(a)].double() - exact).abs() <= 2 * spacing).all()
+    assert torch.allclose(ours[len(a):], F.softplus(special), rtol=0, atol=1e-6)
+    grad, = torch.autograd.grad(ours.sum(), b)
+    assert torch.isfinite(grad).all()
+    assert torch.allclose(grad, torch.sigmoid(b.detach()), rtol=0, atol=2 * torch.finfo(torch.float32).eps)
+    assert grad[len(a)] == 0.5 and grad[len(a) + 1] > 0.99  # at 0: the expression is differentiable there, unlike max(a, 0) + ...
+
+    torch.manual_seed(0)
+    logits = (torch.randn(10, 1, 784) * 4).requires_grad_()
+    x = torch.rand(100, 784).round()
+    with fastmath.fusable():
+        log_p = fastmath.bernoulli_log_prob(logits, x)
+    assert torch.allclose(log_p, fastmath.bernoulli_log_prob(logits, x), rtol=0, atol=2e-6)
+    grad, = torch.autograd.grad(log_p.sum(), logits)
+    assert torch.allclose(grad, (x - torch.sigmoid(logits.detach())).sum(1, keepdim=True), rtol=1e-5, atol=1e-4)
+    with fastmath.fusable():
+        assert fastmath.softplus(torch.randn(8).bfloat16()).dtype == torch.bfloat16
+
+    def loss(a):
+        return fastmath.bernoulli_log_prob(fastmath.softplus(a) - 2, x).sum()
+    with fastmath.fusable():
+        graph = make_fx(loss)(logits.detach())
+    targets = " ".join(str(node.target) for node in graph.graph.nodes)
+    assert "aten.exp" in targets and "aten.log" in targets
+    assert not any(name in targets for name in ("log1p", "softplus", "binary_cross_entropy", "log_sigmoid"))
