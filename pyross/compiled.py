@@ -23,8 +23,9 @@ What a recording freezes:
   which only an underflow of :math:`q(y \\mid x)` makes).
 * Python numbers are constants of the graph: an objective whose weights change during training
   (a KL warm-up) cannot be compiled this way. The semi-supervised ELBO's weights are fixed.
-* :mod:`pyross.fastmath`'s hand-written gradients are not recorded: the graph holds torch's own
-  functions, which the compiler fuses and differentiates.
+* :mod:`pyross.fastmath`'s hand-written gradients are not recorded: the graph holds its softplus and
+  Bernoulli log-density as expressions of ``exp`` and ``log`` (:func:`pyross.fastmath.fusable`), which
+  the compiler fuses and differentiates.
 * Random draws are torch's own, made by the compiled code in the order the recording made them
   (inductor's ``fallback_random``), and recording draws nothing (``torch.random.fork_rng``): a
   compiled run draws the numbers an uncompiled one draws from the same seed, so that it is the
@@ -126,7 +127,7 @@ class CompiledLoss:
             return graph
 
         # first with fastmath's functions as operators, which a replay runs with the kernels of an eager step; a
-        # graph worth compiling is recorded again with torch's own functions, which the compiler fuses (a fraction
+        # graph worth compiling is recorded again with fastmath's expressions, which the compiler fuses (a fraction
         # of a second, against the compilation's tens of seconds)
         graph = record(fastmath.operators)
         if fuses(graph, flat):

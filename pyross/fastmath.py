@@ -55,8 +55,8 @@ def fusable():
     """Inside, :func:`softplus` and :func:`bernoulli_log_prob` are expressions of torch's element-wise
     operators, with no gradient written by hand: what a recording for :func:`torch.compile` needs
     (:mod:`pyross.compiled`), whose compiler fuses and differentiates them itself, and cannot see into
-    the custom gradients here. On a CPU they are the ``exp``/``log`` expressions of
-    :func:`_softplus_expression`; elsewhere torch's own functions."""
+    the custom gradients here. On a CPU they are the ``exp``/``log`` expressions of this module's
+    docstring; elsewhere torch's own functions."""
     outer, _fusable[0] = _fusable[0], True
     try:
         yield
