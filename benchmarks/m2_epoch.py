@@ -577,7 +577,8 @@ def main():
             for _ in range(args.rounds):
                 for impl in results:
                     results[impl].append(json.loads(run(impl)))
-            everything[config] = {"summary": report(results, config, args.precision, flags, args.compile_torch), "runs": results}
+            summary = report(results, config, args.precision, flags, args.compile_torch)
+            everything[config] = {"summary": summary, "runs": results}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(everything, f, indent=1)
