@@ -190,6 +190,25 @@ def bernoulli_log_prob(logits, value):
     return _bernoulli_log_prob_operator(logits, value) if _operators[0] else _BernoulliLogProb.apply(logits, value)
 
 
+def relu(a):
+    """:math:`\\max(a, 0)`, element-wise: ``torch.nn.functional.relu``; inside :func:`fusable`, on a CPU, the
+    expression :math:`(a + |a|) / 2`, equal to it in every floating-point format. Differentiated by the compiler,
+    ``relu`` leaves a mask of booleans for the backward pass, and inductor's loops on the 2-core AMD EPYC of
+    docs/performance.md stored such a mask at about 5 ns a number (3.4 ms for 600,000, against 0.05 ms for the
+    ReLU alone); the expression's gradient, :math:`(1 + \\mathrm{sign}(a)) / 2`, needs none. It is 1/2 at
+    :math:`a = 0` (a subgradient, where torch's is 0)."""
+    if _fusable[0] and _fast(a):
+        return (a + a.abs()) * 0.5
+    return F.relu(a)
+
+
+class ReLU(nn.Module):
+    """The activation :func:`relu` as a layer (a drop-in for ``nn.ReLU()``)."""
+
+    def forward(self, a):
+        return relu(a)
+
+
 class Softplus(nn.Module):
     """The activation :func:`softplus` as a layer (no parameters: a drop-in for ``nn.Softplus()``)."""
 

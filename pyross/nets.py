@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .fastmath import Softplus, softplus
+from .fastmath import ReLU, Softplus, softplus
 
-ACTIVATIONS = {"relu": nn.ReLU, "softplus": Softplus, "tanh": nn.Tanh}
+ACTIVATIONS = {"relu": ReLU, "softplus": Softplus, "tanh": nn.Tanh}
 
 
 class JointLinear(nn.Module):

@@ -74,7 +74,7 @@ def test_the_distribution_keeps_its_class_and_validation():
 
 
 def test_the_networks_use_it():
-    assert ACTIVATIONS["softplus"] is fastmath.Softplus
+    assert ACTIVATIONS["softplus"] is fastmath.Softplus and ACTIVATIONS["relu"] is fastmath.ReLU
     torch.manual_seed(0)
     net = GaussianMLP([4], [8], 3)
     x = torch.randn(5, 4)
@@ -164,3 +164,23 @@ def test_fusable_expressions_are_as_accurate_have_the_exact_gradient_and_no_log1
     targets = " ".join(str(node.target) for node in graph.graph.nodes)
     assert "aten.exp" in targets and "aten.log" in targets
     assert not any(name in targets for name in ("log1p", "softplus", "binary_cross_entropy", "log_sigmoid"))
+
+
+def test_relu_inside_fusable_is_relu_and_leaves_no_mask_of_booleans():
+    """Inside ``fusable()`` the ReLU is (a + |a|) / 2: the same values in float32 and bfloat16, the gradient 1 above 0
+    and 0 below (1/2 at 0), and a recording holds no comparison whose boolean result the backward pass would keep."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+    torch.manual_seed(0)
+    a = torch.cat([torch.randn(1000) * 3, torch.tensor([0.0, -0.0, 1e-30, -1e-30])]).requires_grad_()
+    with fastmath.fusable():
+        ours = fastmath.ReLU()(a)
+        assert torch.equal(fastmath.relu(a.detach().bfloat16()), F.relu(a.detach().bfloat16()))
+    assert torch.equal(ours, F.relu(a))
+    grad, = torch.autograd.grad(ours.sum(), a)
+    assert torch.equal(grad[:-4], (a.detach()[:-4] > 0).float())
+    assert grad[-4:].tolist() == [0.5, 0.5, 1.0, 0.0]
+    assert torch.equal(fastmath.relu(a), F.relu(a))  # outside: torch's own
+    with fastmath.fusable():
+        graph = make_fx(lambda x: fastmath.relu(x).sum())(a.detach())
+    targets = " ".join(str(node.target) for node in graph.graph.nodes)
+    assert "relu" not in targets and "aten.abs" in targets
