@@ -33,28 +33,25 @@ What a recording freezes:
 
 The compiler needs a C++ compiler (``g++``) at run time; compiling the M2 step takes a few
 tens of seconds, once per shape, and is cached on disk by torch for later runs. It pays with
-small networks without batch norm (the paper's). With batch norm on a CPU, inductor's loops are
-slower than torch's own kernels (they walk the batch with a stride of a row), so a graph holding
-batch norm on a CPU is not compiled: it is replayed as recorded, one operator after the other,
-without Pyro's Python around them (:func:`fuses`; docs/performance.md, "Compiling the whole
-step" and "Replaying the step with batch norm"). It is recorded with :mod:`pyross.fastmath`'s
-functions as operators (:func:`pyross.fastmath.operators`), so that in float32 its gradients are
-the eager step's bit for bit.
+small networks. On a CPU, batch norm is left to torch's own kernels, called from the compiled code
+(:func:`decompositions`): inductor's loops for it were measured slower on an Intel Xeon
+(docs/performance.md, "Compiling the whole step" and "ReLU without a mask of booleans").
 """
+import functools
+
 import pyro
 import torch
 from pyro import poutine
 from torch import nn
+from torch._inductor import config as inductor_config
+from torch._inductor import decomposition
+from torch._inductor.compile_fx import compile_fx
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
 from . import fastmath
 from .errors import PyrossError
 from .jit import _no_autocast_cache
-
-#: operators for which inductor writes slower code on a CPU than torch's own kernels: batch norm (its loops
-#: reduce over the batch column by column, reading with a stride of a row; docs/performance.md)
-SLOW_TO_FUSE_ON_CPU = (torch.ops.aten.native_batch_norm.default,)
 
 
 class _Step(nn.Module):
@@ -119,29 +116,27 @@ class CompiledLoss:
             out, self.out_spec[key] = pytree.tree_flatten(out)
             return out
 
-        def record(functions):
-            tensors = {name: t.detach().clone().requires_grad_(t.requires_grad) for name, t in self._tensors().items()}
-            with pyro.validation_enabled(False), _no_autocast_cache(), functions():
-                graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
-            _drop_read_values(graph)
-            return graph
-
-        # first with fastmath's functions as operators, which a replay runs with the kernels of an eager step; a
-        # graph worth compiling is recorded again with fastmath's expressions, which the compiler fuses (a fraction
-        # of a second, against the compilation's tens of seconds)
-        graph = record(fastmath.operators)
-        if fuses(graph, flat):
-            graph = record(fastmath.fusable)
-            split_bias(graph)
-            graph = torch.compile(graph, fullgraph=True, dynamic=False, options=inductor_options(flat))
-        self.compiled[key] = graph
+        tensors = {name: t.detach().clone().requires_grad_(t.requires_grad) for name, t in self._tensors().items()}
+        # with fastmath's expressions, which the compiler fuses and differentiates
+        with pyro.validation_enabled(False), _no_autocast_cache(), fastmath.fusable():
+            graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
+        _drop_read_values(graph)
+        split_bias(graph)
+        options = inductor_options(flat)
+        backend = functools.partial(compile_fx, config_patches=options, decompositions=decompositions(flat, options))
+        self.compiled[key] = torch.compile(graph, backend=backend, fullgraph=True, dynamic=False)
 
 
-def fuses(graph, inputs):
-    """Whether ``graph``, recorded with ``inputs``, is worth compiling: not if it runs on a CPU and holds
-    an operator of :data:`SLOW_TO_FUSE_ON_CPU`. Such a graph is replayed as recorded (a
-    :class:`torch.fx.GraphModule` calling torch's operators, which autograd differentiates one by one)."""
-    return not (_on_cpu(inputs) and any(node.target in SLOW_TO_FUSE_ON_CPU for node in graph.graph.nodes))
+def decompositions(inputs, options):
+    """The operators that inductor, with ``options``, writes as loops of its own when it compiles a step recorded
+    with ``inputs``: its usual ones (``None``), except that on a CPU batch norm stays a call of torch's kernels
+    (inductor's loops for it reduce over the batch column by column, reading with a stride of a row: slower than
+    torch's kernels on the Intel Xeon of docs/performance.md, as fast on its AMD EPYC)."""
+    if not _on_cpu(inputs):
+        return None
+    with inductor_config.patch(options):
+        table = decomposition.select_decomp_table()
+    return {op: fn for op, fn in table.items() if "batch_norm" not in str(op)}
 
 
 def inductor_options(inputs):

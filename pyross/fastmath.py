@@ -42,7 +42,6 @@ from torch.nn import functional as F
 
 
 _fusable = [False]  # inside fusable(): expressions of torch's operators, differentiated by autograd
-_operators = [False]  # inside operators(): the exp/log path as two operators of torch's
 
 
 def _fast(a):
@@ -62,19 +61,6 @@ def fusable():
         yield
     finally:
         _fusable[0] = outer
-
-
-@contextlib.contextmanager
-def operators():
-    """Inside, :func:`softplus` and :func:`bernoulli_log_prob` call the ``exp``/``log`` path as two
-    operators registered with torch (``pyross::softplus``, ``pyross::bernoulli_log_prob``), each with the
-    gradient written here: a recording then holds one operator for each, which replays with the
-    kernels and gradients of an eager step (:mod:`pyross.compiled`, with batch norm on a CPU)."""
-    outer, _operators[0] = _operators[0], True
-    try:
-        yield
-    finally:
-        _operators[0] = outer
 
 
 def _tail(x):
@@ -141,34 +127,6 @@ class _BernoulliLogProb(torch.autograd.Function):
         return grad_logits, grad_value
 
 
-@torch.library.custom_op("pyross::softplus", mutates_args=())
-def _softplus_operator(a: torch.Tensor) -> torch.Tensor:
-    return _softplus_values(a)
-
-
-@torch.library.custom_op("pyross::bernoulli_log_prob", mutates_args=())
-def _bernoulli_log_prob_operator(logits: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    return _bernoulli_log_prob_values(logits, value)
-
-
-@_softplus_operator.register_fake
-def _(a):
-    return torch.empty_like(a)
-
-
-@_bernoulli_log_prob_operator.register_fake
-def _(logits, value):
-    return logits.new_empty(logits.shape, dtype=torch.promote_types(torch.result_type(value, logits), torch.float32))
-
-
-def _save_inputs(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
-
-
-_softplus_operator.register_autograd(_Softplus.backward, setup_context=_save_inputs)
-_bernoulli_log_prob_operator.register_autograd(_BernoulliLogProb.backward, setup_context=_save_inputs)
-
-
 def softplus(a):
     """:math:`\\log(1 + e^{a})`, element-wise: ``torch.nn.functional.softplus`` with the default
     ``beta`` and ``threshold``, faster on CPUs."""
@@ -176,7 +134,7 @@ def softplus(a):
         return F.softplus(a)
     if _fusable[0]:
         return _softplus_expression(a)
-    return _softplus_operator(a) if _operators[0] else _Softplus.apply(a)
+    return _Softplus.apply(a)
 
 
 def bernoulli_log_prob(logits, value):
@@ -187,7 +145,7 @@ def bernoulli_log_prob(logits, value):
         return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
     if _fusable[0]:
         return value * logits - _softplus_expression(logits)
-    return _bernoulli_log_prob_operator(logits, value) if _operators[0] else _BernoulliLogProb.apply(logits, value)
+    return _BernoulliLogProb.apply(logits, value)
 
 
 def relu(a):
