@@ -223,10 +223,9 @@ def _as_flags(options):
 @click.option("--jit", is_flag=True, default=None,
               help="compile the objective with Pyro's JIT, for speed (see docs/performance.md)")
 @click.option("--compile", is_flag=True, default=None,
-              help="record each step's whole loss once, then compile it with torch.compile (on a CPU with batch "
-                   "norm: replay it as recorded, unfused), for speed; the same training up to rounding; needs a "
-                   "C++ compiler; the first step compiles for up to a minute, once per batch shape "
-                   "(see docs/performance.md)")
+              help="record each step's whole loss once, then compile it with torch.compile, for speed; the same "
+                   "training up to rounding; needs a C++ compiler; the first step compiles for up to a minute, "
+                   "once per batch shape (see docs/performance.md)")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES),
               help="the learning rate: constant, or falling to 0 along half a cosine over the epochs")
 @click.option("--ema", type=FINITE,

@@ -93,8 +93,8 @@ class SemiSupervisedELBO:
     :param bool jit: compute both bounds with Pyro's compiled ELBOs (:mod:`pyross.jit`): the
         same bounds, computed faster once model and guide are traced (docs/performance.md).
     :param bool compile: compute the whole loss of a step with one recorded graph, compiled by
-        :func:`torch.compile` (its element-wise work fused), or with batch norm on a CPU replayed as
-        recorded without Pyro's Python (:mod:`pyross.compiled`): the same loss (docs/performance.md).
+        :func:`torch.compile` (its element-wise work fused; :mod:`pyross.compiled`): the same loss up to
+        rounding (docs/performance.md).
     :param str labelled_bound: the weight :math:`w_l` of the labelled bound: ``"step"`` (1) or
         ``"share"`` (:math:`N_l/N`), see :mod:`pyross.objectives`.
     :param str classifier_weight: the weight :math:`w_c` of the classifier term: ``"step"``
