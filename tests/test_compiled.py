@@ -141,3 +141,25 @@ def test_split_bias_writes_linear_layers_as_a_product_and_a_sum():
     assert torch.ops.aten.addmm.default not in ops
     assert ops.count(torch.ops.aten.mm.default) == 2 and ops.count(torch.ops.aten.add.Tensor) == 2
     assert torch.allclose(graph(x), net(x), rtol=1e-6, atol=1e-6)
+
+
+@needs_compiler
+def test_batch_norm_compiles_under_bfloat16_autocast():
+    """Under ``--precision bfloat16`` (autocast) a step with batch norm compiles, and its loss is the eager one's up to
+    rounding (torch's batch-norm kernel, called from the compiled code with bfloat16 activations, returned float32
+    where inductor expected bfloat16: there inductor writes batch norm itself)."""
+    from pyross.precision import Precision
+    pyro.clear_param_store()
+    torch.manual_seed(0)
+    model = M2(x_dim=D, num_classes=K, z_dim=2, hidden=(5,), batch_norm="all")
+    precision = Precision("bfloat16", "cpu")
+    precision.attach(model)
+    eager = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000)
+    compiled = SemiSupervisedELBO(model, alpha=0.1, n_labelled=10, n_train=1000, compile=True)
+    labelled, unlabelled = batches(6)
+    with precision():
+        torch.manual_seed(1)
+        expected = eager(eager.model, eager.guide, labelled, unlabelled)
+        torch.manual_seed(1)
+        got = compiled(compiled.model, compiled.guide, labelled, unlabelled)
+    assert torch.isfinite(got) and torch.allclose(got, expected, rtol=1e-3)
