@@ -24,8 +24,8 @@ What a recording freezes:
 * Python numbers are constants of the graph: an objective whose weights change during training
   (a KL warm-up) cannot be compiled this way. The semi-supervised ELBO's weights are fixed.
 * :mod:`pyross.fastmath`'s hand-written gradients are not recorded: the graph holds its softplus and
-  Bernoulli log-density as expressions of ``exp`` and ``log`` (:func:`pyross.fastmath.fusable`), which
-  the compiler fuses and differentiates.
+  Bernoulli log-density as expressions of ``exp`` and ``log``, and the ReLU as :math:`(a + |a|)/2`
+  (:func:`pyross.fastmath.fusable`), which the compiler fuses and differentiates.
 * Random draws are torch's own, made by the compiled code in the order the recording made them
   (inductor's ``fallback_random``), and recording draws nothing (``torch.random.fork_rng``): a
   compiled run draws the numbers an uncompiled one draws from the same seed, so that it is the
@@ -33,8 +33,8 @@ What a recording freezes:
 
 The compiler needs a C++ compiler (``g++``) at run time; compiling the M2 step takes a few
 tens of seconds, once per shape, and is cached on disk by torch for later runs. It pays with
-small networks. On a CPU, batch norm is left to torch's own kernels, called from the compiled code
-(:func:`decompositions`): inductor's loops for it were measured slower on an Intel Xeon
+small networks. On a CPU in float32, batch norm is left to torch's own kernels, called from the
+compiled code (:func:`decompositions`): inductor's loops for it were measured slower on an Intel Xeon
 (docs/performance.md, "Compiling the whole step" and "ReLU without a mask of booleans").
 """
 import functools

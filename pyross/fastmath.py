@@ -27,11 +27,12 @@ hand-written gradients: there both are written as differentiable expressions of 
 
 .. math::
 
-    \mathrm{softplus}(a) = \log(1 + e^{a}) \text{ for } a \le 20, \quad a \text{ above},
+    \mathrm{softplus}(a) = \log(1 + e^{\min(a, 20)}) \text{ for } a < 20, \quad a \text{ from 20 on},
 
 which the compiler fuses and differentiates itself. torch's own ``softplus`` and log-density would
 give it ``log1p`` again: on the AMD EPYC of docs/performance.md its vectorised form took three
-quarters of the compiled M2 step's fused loops ("Fused loops without ``log1p``").
+quarters of the compiled M2 step's fused loops ("Fused loops without ``log1p``"). There the ReLU
+(:func:`relu`) is written as :math:`(a + |a|)/2`, whose gradient needs no mask of booleans.
 """
 import contextlib
 
