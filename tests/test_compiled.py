@@ -73,9 +73,6 @@ def test_compiled_loss_equals_the_eager_one(objectives):
     # inductor's fused loops round differently from the eager kernels. The loss and its terms may differ in the
     # last bits: Pyro's Trace_ELBO adds its loss summed in Python floats and subtracts the tensor's own value read
     # into Python, and the recording freezes those reads (their difference is a rounding error of the recorded batch)
-    def same(a, b, rtol, atol):
-        return torch.allclose(a, b, rtol=rtol, atol=atol)
-
     for seed, n in enumerate((6, 4, 6)):  # a second shape compiles again; the first is kept
         labelled, unlabelled = batches(n, seed)
         # the first call of a shape records and compiles, drawing no noise of its own
@@ -84,9 +81,9 @@ def test_compiled_loss_equals_the_eager_one(objectives):
         assert torch.allclose(got, loss, rtol=1e-5, atol=1e-5), (got, loss)
         assert got_terms.keys() == terms.keys() and all(abs(got_terms[k] - terms[k]) < 1e-4 for k in terms)
         for g, e in zip(got_grads, grads):
-            assert same(g, e, 1e-4, 1e-5)
+            assert torch.allclose(g, e, rtol=1e-4, atol=1e-5)
         for name in buffers:  # batch norm's running statistics move as in an eager step
-            assert same(got_buffers[name], buffers[name], 0, 1e-6), name
+            assert torch.allclose(got_buffers[name], buffers[name], rtol=0, atol=1e-6), name
     steps = compiled._loss_and_terms.compiled
     assert len(steps) == 2
     for step in steps.values():  # compiled, not the recorded graph itself
@@ -94,8 +91,8 @@ def test_compiled_loss_equals_the_eager_one(objectives):
 
 
 def test_batch_norm_stays_torchs_kernels_on_a_cpu_only():
-    """On a CPU inductor is handed no decomposition of batch norm, so that the compiled code calls torch's kernels;
-    elsewhere its usual table (``None``); every other decomposition is kept."""
+    """On a CPU in float32 inductor is handed no decomposition of batch norm, so that the compiled code calls torch's
+    kernels; elsewhere, and under autocast, its usual table (``None``); every other decomposition is kept."""
     options = inductor_options([torch.zeros(1)])
     table = decompositions([torch.zeros(1)], options)
     names = {str(op) for op in table}
@@ -103,6 +100,8 @@ def test_batch_norm_stays_torchs_kernels_on_a_cpu_only():
     assert "aten.native_batch_norm.default" not in names and "aten.native_batch_norm_backward.default" not in names
     assert "aten.softplus.default" in names and len(table) > 100
     assert decompositions([torch.zeros(1, device="meta")], options) is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert decompositions([torch.zeros(1)], options) is None
 
 
 @needs_compiler
