@@ -44,7 +44,7 @@ import torch
 from pyro import poutine
 from torch import nn
 from torch._inductor import config as inductor_config
-from torch._inductor import decomposition
+from torch._inductor import decomposition, lowering
 from torch._inductor.compile_fx import compile_fx
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
@@ -138,7 +138,20 @@ def decompositions(inputs, options):
         return None
     with inductor_config.patch(options):
         table = decomposition.select_decomp_table()
-    return {op: fn for op, fn in table.items() if "batch_norm" not in str(op)}
+    kept = {op: fn for op, fn in table.items() if "batch_norm" not in str(op)}
+    for op in table.keys() - kept.keys():
+        _call_torchs_kernel(op)
+    return kept
+
+
+def _call_torchs_kernel(op):
+    """Tell inductor to compile ``op`` as a call of torch's kernel. Inductor does this itself for an operator it meets
+    with neither a decomposition nor loops of its own, but where a decomposition exists in its table, as batch norm's
+    do, it raises an error when the environment variable ``CI`` is set (torch 2.14), as on most CI services: so the
+    call is registered here, once, with the layout inductor would ask for (contiguous inputs). Compilations that keep
+    the decomposition decompose the operator first and never reach this call."""
+    if op not in lowering.lowerings:
+        lowering.make_fallback(op, layout_constraint=lowering.require_contiguous, warn=False, override_decomp=True)
 
 
 def inductor_options(inputs):

@@ -34,6 +34,16 @@ needs_compiler = pytest.mark.skipif(not _has_compiler(), reason="torch.compile n
                                                                 "none is found")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def on_a_ci_service():
+    """These tests run as on a CI service, which sets the environment variable ``CI``: torch's compiler then
+    refuses to call a kernel of torch's for an operator it could decompose unless told to (batch norm's, on a
+    CPU: :func:`pyross.compiled.decompositions`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CI", "true")
+        yield
+
+
 @pytest.fixture(scope="module", params=["none", "all"])
 def objectives(request):
     """M2 without batch norm and with batch norm in every network (on a CPU, torch's batch-norm kernels called
