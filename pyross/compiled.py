@@ -43,9 +43,6 @@ import pyro
 import torch
 from pyro import poutine
 from torch import nn
-from torch._inductor import config as inductor_config
-from torch._inductor import decomposition, lowering
-from torch._inductor.compile_fx import compile_fx
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils import _pytree as pytree
 
@@ -122,6 +119,8 @@ class CompiledLoss:
             graph = make_fx(pure, _error_on_data_dependent_ops=False)(tensors, *flat)
         _drop_read_values(graph)
         split_bias(graph)
+        from torch._inductor.compile_fx import compile_fx  # imported here: inductor adds ~190 MiB to a process
+
         options = inductor_options(flat)
         backend = functools.partial(compile_fx, config_patches=options, decompositions=decompositions(flat, options))
         self.compiled[key] = torch.compile(graph, backend=backend, fullgraph=True, dynamic=False)
@@ -136,6 +135,8 @@ def decompositions(inputs, options):
     bfloat16 activations and float32 statistics, returns float32 where inductor expects bfloat16 (torch 2.14)."""
     if not _on_cpu(inputs) or torch.is_autocast_enabled("cpu"):
         return None
+    from torch._inductor import config as inductor_config, decomposition
+
     with inductor_config.patch(options):
         table = decomposition.select_decomp_table()
     kept = {op: fn for op, fn in table.items() if "batch_norm" not in str(op)}
@@ -150,6 +151,8 @@ def _call_torchs_kernel(op):
     do, it raises an error when the environment variable ``CI`` is set (torch 2.14), as on most CI services: so the
     call is registered here, once, with the layout inductor would ask for (contiguous inputs). Compilations that keep
     the decomposition decompose the operator first and never reach this call."""
+    from torch._inductor import lowering
+
     if op not in lowering.lowerings:
         lowering.make_fallback(op, layout_constraint=lowering.require_contiguous, warn=False, override_decomp=True)
 

@@ -5,6 +5,9 @@ The compiled code draws its noise with torch's own generator, in the order the r
 draws, and recording draws nothing, so that both see the same noise from the same seed, from the first
 step on. Compiling needs a C++ compiler; the tests that compile are skipped without one.
 """
+import subprocess
+import sys
+
 import pyro
 import pytest
 import torch
@@ -141,6 +144,18 @@ def test_fit_compile_writes_the_run_folder(mnist_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "best.pt").exists()
     assert '"compile": true' in (out / "config.json").read_text()
+
+
+def test_an_eager_fit_imports_no_compiler(mnist_dir, tmp_path):
+    """torch's compiler (dynamo and inductor) adds about 190 MiB to a process when imported: a run without
+    ``--compile`` leaves it out (docs/performance.md, "Memory")."""
+    code = ("import sys\nfrom pyross.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    assert not e.code\nimported = {'torch._dynamo', 'torch._inductor'} & set(sys.modules)\n"
+            "assert not imported, imported")
+    args = ["fit", "m2", "--data-dir", mnist_dir, "--out", tmp_path / "eager", "--labels", "20", "--unlabelled", "40",
+            "--batch-size", "20", "--hidden", "8", "--classifier-hidden", "8", "--decoder-hidden", "8", "--z-dim", "2",
+            "--epochs", "1", "--quiet"]
+    subprocess.run([sys.executable, "-c", code, *map(str, args)], check=True)
 
 
 def test_split_bias_writes_linear_layers_as_a_product_and_a_sum():
