@@ -8,6 +8,7 @@ repository root::
 
     python benchmarks/precision_curves.py --seeds 0 1 2 --epochs 3 --out docs/runs/i21-precision
     python benchmarks/precision_curves.py --config default --jit --out docs/runs/i21-precision-jit  # bfloat16 with --jit
+    python benchmarks/precision_curves.py --config default --compile --out docs/runs/s33-precision-compile
 """
 import argparse
 import json
@@ -22,7 +23,7 @@ sys.path.insert(0, ROOT)
 from m2_epoch import CONFIGS  # noqa: E402
 
 
-def plot(curves, seeds, epochs, config, path, jit=False):
+def plot(curves, seeds, epochs, config, path, option=None):
     """The curves of ``curves`` (as in ``curves.json``) in one PNG."""
     import matplotlib
     matplotlib.use("Agg")
@@ -36,7 +37,7 @@ def plot(curves, seeds, epochs, config, path, jit=False):
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_xticks(range(1, epochs + 1))
-    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16{' with --jit' if jit else ''} dashed",
+    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16{f' with {option}' if option else ''} dashed",
                  fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -50,14 +51,18 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--config", default="paper", choices=list(CONFIGS))
     parser.add_argument("--out", required=True, help="folder of the runs' small files, the JSON and the PNG")
-    parser.add_argument("--jit", action="store_true", help="run the bfloat16 side with --jit (its compiled objective)")
+    side = parser.add_mutually_exclusive_group()
+    side.add_argument("--jit", action="store_const", dest="option", const="--jit",
+                      help="run the bfloat16 side with --jit (Pyro's compiled ELBOs)")
+    side.add_argument("--compile", action="store_const", dest="option", const="--compile",
+                      help="run the bfloat16 side with --compile (its loss compiled whole)")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNG from the folder's curves.json")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.replot:
         with open(os.path.join(args.out, "curves.json")) as f:
             return plot(json.load(f)["curves"], args.seeds, args.epochs, args.config,
-                        os.path.join(args.out, "precision-curves.png"), args.jit)
+                        os.path.join(args.out, "precision-curves.png"), args.option)
     curves = {}
     for seed in args.seeds:
         for precision in ("float32", "bfloat16"):
@@ -66,7 +71,7 @@ def main():
             subprocess.run([sys.executable, os.path.join(ROOT, "cli.py"), "fit", "m2", *CONFIGS[args.config],
                             "--epochs", str(args.epochs), "--seed", str(seed), "--precision", precision,
                             "--device", "cpu", "--out", run, "--overwrite", "--quiet",
-                            *(["--jit"] if args.jit and precision == "bfloat16" else [])], check=True, cwd=ROOT)
+                            *([args.option] if args.option and precision == "bfloat16" else [])], check=True, cwd=ROOT)
             with open(os.path.join(run, "metrics.jsonl")) as f:
                 metrics = [json.loads(line) for line in f]
             curves[f"seed {seed}, {precision}"] = {
@@ -78,7 +83,7 @@ def main():
     with open(os.path.join(args.out, "curves.json"), "w") as f:
         json.dump({"command": "python benchmarks/precision_curves.py " + " ".join(sys.argv[1:]), "curves": curves},
                   f, indent=1)
-    plot(curves, args.seeds, args.epochs, args.config, os.path.join(args.out, "precision-curves.png"), args.jit)
+    plot(curves, args.seeds, args.epochs, args.config, os.path.join(args.out, "precision-curves.png"), args.option)
     print("wrote", os.path.join(args.out, "precision-curves.png"))
 
 

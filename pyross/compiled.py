@@ -132,7 +132,8 @@ def decompositions(inputs, options):
     kernels (inductor's loops for it reduce over the batch column by column, reading with a stride of a row: slower
     than torch's kernels on the Intel Xeon of docs/performance.md, as fast on its AMD EPYC). Under autocast
     (``--precision bfloat16``) inductor writes batch norm too: torch's kernel, called from the compiled code with
-    bfloat16 activations and float32 statistics, returns float32 where inductor expects bfloat16 (torch 2.14)."""
+    bfloat16 activations and float32 statistics, returns float32 where inductor expects bfloat16 (torch 2.14). Where
+    batch norm is left out, the calls of its kernels are registered with inductor (:func:`_call_torchs_kernel`)."""
     if not _on_cpu(inputs) or torch.is_autocast_enabled("cpu"):
         return None
     from torch._inductor import config as inductor_config, decomposition
