@@ -8,7 +8,7 @@ repository root::
 
     python benchmarks/precision_curves.py --seeds 0 1 2 --epochs 3 --out docs/runs/i21-precision
     python benchmarks/precision_curves.py --config default --jit --out docs/runs/i21-precision-jit  # bfloat16 with --jit
-    python benchmarks/precision_curves.py --config default --compile --out docs/runs/s33-precision-compile
+    python benchmarks/precision_curves.py --config default --compile --out runs/precision-compile  # with --compile
 """
 import argparse
 import json
@@ -37,8 +37,8 @@ def plot(curves, seeds, epochs, config, path, option=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_xticks(range(1, epochs + 1))
-    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, bfloat16{f' with {option}' if option else ''} dashed",
-                 fontsize=10)
+    side = f"bfloat16 with {option}" if option else "bfloat16"
+    ax.set_title(f"M2, {config} networks, 100 labels: float32 solid, {side} dashed", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
