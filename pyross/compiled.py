@@ -130,7 +130,7 @@ def decompositions(inputs, options):
     """The operators that inductor, with ``options``, writes as loops of its own when it compiles a step recorded
     with ``inputs``: its usual ones (``None``), except that on a CPU in float32 batch norm stays a call of torch's
     kernels (inductor's loops for it reduce over the batch column by column, reading with a stride of a row: slower
-    than torch's kernels on the Intel Xeon of docs/performance.md, as fast on its AMD EPYC). Under autocast
+    than torch's kernels on the Intel Xeon of docs/performance.md, as fast on its AMD EPYC with AVX-512). Under autocast
     (``--precision bfloat16``) inductor writes batch norm too: torch's kernel, called from the compiled code with
     bfloat16 activations and float32 statistics, returns float32 where inductor expects bfloat16 (torch 2.14). Where
     batch norm is left out, the calls of its kernels are registered with inductor (:func:`_call_torchs_kernel`)."""

@@ -30,7 +30,7 @@ hand-written gradients: there both are written as differentiable expressions of 
     \mathrm{softplus}(a) = \log(1 + e^{\min(a, 20)}) \text{ for } a < 20, \quad a \text{ from 20 on},
 
 which the compiler fuses and differentiates itself. torch's own ``softplus`` and log-density would
-give it ``log1p`` again: on the AMD EPYC of docs/performance.md its vectorised form took three
+give it ``log1p`` again: on the AMD EPYC with AVX-512 of docs/performance.md its vectorised form took three
 quarters of the compiled M2 step's fused loops ("Fused loops without ``log1p``"). There the ReLU
 (:func:`relu`) is written as :math:`(a + |a|)/2`, whose gradient needs no mask of booleans.
 """
@@ -152,9 +152,9 @@ def bernoulli_log_prob(logits, value):
 def relu(a):
     """:math:`\\max(a, 0)`, element-wise: ``torch.nn.functional.relu``; inside :func:`fusable`, on a CPU, the
     expression :math:`(a + |a|) / 2`, equal to it in every floating-point format. Differentiated by the compiler,
-    ``relu`` leaves a mask of booleans for the backward pass, and inductor's loops on the 2-core AMD EPYC of
-    docs/performance.md stored such a mask at about 5 ns a number (3.4 ms for 600,000, against 0.05 ms for the
-    ReLU alone); the expression's gradient, :math:`(1 + \\mathrm{sign}(a)) / 2`, needs none. It is 1/2 at
+    ``relu`` leaves a mask of booleans for the backward pass, and inductor's loops on the 2-core AMD EPYC with
+    AVX-512 of docs/performance.md stored such a mask at about 5 ns a number (3.4 ms for 600,000, against 0.05 ms
+    for the ReLU alone); the expression's gradient, :math:`(1 + \\mathrm{sign}(a)) / 2`, needs none. It is 1/2 at
     :math:`a = 0` (a subgradient, where torch's is 0)."""
     if _fusable[0] and _fast(a):
         return (a + a.abs()) * 0.5
